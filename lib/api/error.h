@@ -1,0 +1,18 @@
+/* The one place errors take their public form: a thread-local errno and
+ * a message that starts with the name of the public call that failed. */
+#ifndef NBDI_API_ERROR_H
+#define NBDI_API_ERROR_H
+
+/* Name the public call now running on this thread (a string literal). */
+void nbdi_set_context (const char *function);
+
+/* Record the failure of the current call: errnum (never 0) and a
+ * printf-style message, prefixed with the call's name. */
+void nbdi_set_error (int errnum, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+/* Like nbdi_set_error, appending ": strerror (errnum)". */
+void nbdi_set_error_errno (int errnum, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+#endif

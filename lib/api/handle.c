@@ -1,0 +1,101 @@
+/* Creating and closing handles. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+
+__thread struct nbdi_lock_frame *nbdi_held_locks;
+
+/* Handles are named nbd1, nbd2, ... in creation order, per process. */
+static unsigned long handle_counter;
+
+static void
+set_defaults (struct nbdi_settings *cfg)
+{
+  const char *env = getenv ("LIBNBD_DEBUG");
+
+  *cfg = (struct nbdi_settings) {
+    .debug = env && strcmp (env, "1") == 0,
+    .tls = LIBNBD_TLS_DISABLE,
+    .tls_verify_peer = true,
+    .request_structured_replies = true,
+    .request_extended_headers = true,
+    .request_meta_context = true,
+    .request_block_size = true,
+    .handshake_flags = LIBNBD_HANDSHAKE_FLAG_MASK,
+    .strict = LIBNBD_STRICT_MASK,
+    .pread_initialize = true,
+    .uri_allow_transports = LIBNBD_ALLOW_TRANSPORT_MASK,
+    .uri_allow_tls = LIBNBD_TLS_ALLOW,
+  };
+}
+
+static void
+free_settings (struct nbdi_settings *cfg)
+{
+  free (cfg->handle_name);
+  free (cfg->export_name);
+  free (cfg->tls_certificates);
+  free (cfg->tls_username);
+  free (cfg->tls_psk_file);
+  free (cfg->tls_hostname);
+  free (cfg->tls_priority);
+  free (cfg->socket_activation_name);
+  nbdi_strlist_clear (&cfg->meta_requests);
+  free (cfg->meta_requests.items);
+}
+
+struct nbd_handle *
+nbd_create (void)
+{
+  struct nbd_handle *h;
+  unsigned long n;
+
+  nbdi_set_context ("nbd_create");
+  h = calloc (1, sizeof *h);
+  if (h == NULL)
+    goto nomem;
+  set_defaults (&h->cfg);
+  n = __atomic_add_fetch (&handle_counter, 1, __ATOMIC_RELAXED);
+  if (asprintf (&h->cfg.handle_name, "nbd%lu", n) == -1) {
+    h->cfg.handle_name = NULL;
+    goto nomem;
+  }
+  h->cfg.export_name = strdup ("");
+  h->cfg.socket_activation_name = strdup ("");
+  if (!h->cfg.export_name || !h->cfg.socket_activation_name)
+    goto nomem;
+  pthread_mutex_init (&h->lock, NULL);
+  nbdi_set_state (h, NBDI_STATE_CREATED);
+  if (h->cfg.debug)
+    nbdi_debug (h, "nbd_create", "opening handle (%s)", nbdi_get_version_extra (h));
+  return h;
+
+ nomem:
+  if (h)
+    free_settings (&h->cfg);
+  free (h);
+  nbdi_set_error (ENOMEM, "out of memory");
+  return NULL;
+}
+
+void
+nbd_close (struct nbd_handle *h)
+{
+  if (h == NULL)
+    return;
+  nbdi_set_context ("nbd_close");
+  /* Closing from a callback would free the handle under the running
+   * call: refuse (the handle stays usable) rather than crash. */
+  if (nbdi_holds_lock (h)) {
+    nbdi_set_error (EDEADLK, "cannot close a handle from its own callback");
+    return;
+  }
+  if (h->cfg.debug)
+    nbdi_debug (h, "nbd_close", "closing handle");
+  nbdi_clear_debug_callback (h);
+  free_settings (&h->cfg);
+  pthread_mutex_destroy (&h->lock);
+  free (h);
+}

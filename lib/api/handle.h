@@ -1,0 +1,78 @@
+/* The handle: user settings, the connection's engine state, callbacks. */
+#ifndef NBDI_API_HANDLE_H
+#define NBDI_API_HANDLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/states.h"
+
+/* A growable list of strings (meta context requests). */
+struct nbdi_strlist {
+  char **items;
+  size_t len, cap;
+};
+
+/* What the user chose with nbd_set_*.  Plain accessors in spec/api.py
+ * (field=...) read and write these members by name. */
+struct nbdi_settings {
+  bool debug;
+  char *handle_name;
+  uintptr_t private_data;
+  char *export_name;
+  int tls;
+  char *tls_certificates;
+  bool tls_verify_peer;
+  char *tls_username;
+  char *tls_psk_file;
+  char *tls_hostname;
+  char *tls_priority;
+  bool request_structured_replies;
+  bool request_extended_headers;
+  bool request_meta_context;
+  bool request_block_size;
+  bool full_info;
+  uint32_t handshake_flags;
+  uint32_t strict;
+  bool opt_mode;
+  bool pread_initialize;
+  char *socket_activation_name;
+  struct nbdi_strlist meta_requests;
+  uint32_t uri_allow_transports;
+  int uri_allow_tls;
+  bool uri_allow_local_file;
+  bool uri_allow_tls_priority;
+};
+
+struct nbd_handle {
+  pthread_mutex_t lock;
+  struct nbdi_settings cfg;
+  nbd_debug_callback debug_callback;   /* .callback NULL: print to stderr */
+  enum nbdi_state state;               /* read without the lock: atomics */
+};
+
+static inline enum nbdi_state
+nbdi_get_state (const struct nbd_handle *h)
+{
+  return __atomic_load_n (&h->state, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+nbdi_set_state (struct nbd_handle *h, enum nbdi_state state)
+{
+  __atomic_store_n (&h->state, state, __ATOMIC_RELEASE);
+}
+
+static inline bool
+nbdi_state_permits (const struct nbd_handle *h, unsigned groups)
+{
+  return (nbdi_state_group (nbdi_get_state (h)) & groups) != 0;
+}
+
+/* Report a call made in the wrong state: ENOTCONN before connecting,
+ * EINVAL otherwise, naming the state and what was required. */
+void nbdi_state_error (struct nbd_handle *h, unsigned permitted_groups);
+
+#endif

@@ -1,0 +1,156 @@
+/* Settings whose rules go beyond storing a value (spec/api.py). */
+#include <ctype.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+
+#include "api/internal.h"
+
+/* The NBD protocol's limit on export and meta context names. */
+#define NBD_MAX_STRING 4096
+
+uintptr_t
+nbdi_set_private_data (struct nbd_handle *h, uintptr_t data)
+{
+  uintptr_t old = h->cfg.private_data;
+  h->cfg.private_data = data;
+  return old;
+}
+
+int
+nbdi_set_export_name (struct nbd_handle *h, const char *name)
+{
+  if (strlen (name) > NBD_MAX_STRING) {
+    nbdi_set_error (ENAMETOOLONG, "export name too long for NBD protocol");
+    return -1;
+  }
+  return nbdi_replace_string (&h->cfg.export_name, name);
+}
+
+int
+nbdi_add_meta_context (struct nbd_handle *h, const char *name)
+{
+  if (name[0] == '\0') {
+    nbdi_set_error (EINVAL, "meta context name must not be empty");
+    return -1;
+  }
+  if (strlen (name) > NBD_MAX_STRING) {
+    nbdi_set_error (ENAMETOOLONG, "meta context name too long for NBD protocol");
+    return -1;
+  }
+  return nbdi_strlist_append (&h->cfg.meta_requests, name);
+}
+
+ssize_t
+nbdi_get_nr_meta_contexts (struct nbd_handle *h)
+{
+  return h->cfg.meta_requests.len;
+}
+
+char *
+nbdi_get_meta_context (struct nbd_handle *h, size_t i)
+{
+  if (i >= h->cfg.meta_requests.len) {
+    nbdi_set_error (EINVAL, "meta context request out of range: %zu of %zu",
+                    i, h->cfg.meta_requests.len);
+    return NULL;
+  }
+  return nbdi_strdup (h->cfg.meta_requests.items[i]);
+}
+
+int
+nbdi_clear_meta_contexts (struct nbd_handle *h)
+{
+  nbdi_strlist_clear (&h->cfg.meta_requests);
+  return 0;
+}
+
+char *
+nbdi_get_tls_username (struct nbd_handle *h)
+{
+  struct passwd pw, *result = NULL;
+  char buf[4096];
+
+  if (h->cfg.tls_username)
+    return nbdi_strdup (h->cfg.tls_username);
+  if (getpwuid_r (geteuid (), &pw, buf, sizeof buf, &result) == 0 && result)
+    return nbdi_strdup (result->pw_name);
+  nbdi_set_error (ENOENT, "cannot find the name of the current user");
+  return NULL;
+}
+
+char *
+nbdi_get_tls_hostname (struct nbd_handle *h)
+{
+  return nbdi_strdup (h->cfg.tls_hostname ? h->cfg.tls_hostname : "");
+}
+
+/* libnbd's documented default priority string. */
+#define DEFAULT_TLS_PRIORITY "NORMAL"
+
+int
+nbdi_set_tls_priority (struct nbd_handle *h, const char *priority)
+{
+  gnutls_priority_t cache;
+  const char *where = NULL;
+
+  if (gnutls_priority_init (&cache, priority, &where) != GNUTLS_E_SUCCESS) {
+    nbdi_set_error (EINVAL, "invalid TLS priority string near \"%s\"",
+                    where ? where : priority);
+    return -1;
+  }
+  gnutls_priority_deinit (cache);
+  return nbdi_replace_string (&h->cfg.tls_priority, priority);
+}
+
+char *
+nbdi_get_tls_priority (struct nbd_handle *h)
+{
+  return nbdi_strdup (h->cfg.tls_priority ? h->cfg.tls_priority
+                                          : DEFAULT_TLS_PRIORITY);
+}
+
+int
+nbdi_set_socket_activation_name (struct nbd_handle *h, const char *name)
+{
+  size_t len = strlen (name);
+
+  /* systemd's rule for LISTEN_FDNAMES entries, kept a little stricter. */
+  if (len > 255) {
+    nbdi_set_error (EINVAL, "socket activation name longer than 255 characters");
+    return -1;
+  }
+  for (size_t i = 0; i < len; i++) {
+    if (!isalnum ((unsigned char) name[i]) && !strchr ("._-", name[i])) {
+      nbdi_set_error (EINVAL, "socket activation name may only contain "
+                      "letters, digits, '.', '_' and '-'");
+      return -1;
+    }
+  }
+  return nbdi_replace_string (&h->cfg.socket_activation_name, name);
+}
+
+static size_t
+string_size (const char *s)
+{
+  return s ? strlen (s) + 1 : 0;
+}
+
+ssize_t
+nbdi_get_handle_size (struct nbd_handle *h)
+{
+  const struct nbdi_settings *c = &h->cfg;
+  size_t size = sizeof *h;
+
+  size += string_size (c->handle_name) + string_size (c->export_name);
+  size += string_size (c->tls_certificates) + string_size (c->tls_username);
+  size += string_size (c->tls_psk_file) + string_size (c->tls_hostname);
+  size += string_size (c->tls_priority) + string_size (c->socket_activation_name);
+  size += c->meta_requests.cap * sizeof (char *);
+  for (size_t i = 0; i < c->meta_requests.len; i++)
+    size += string_size (c->meta_requests.items[i]);
+  return size;
+}

@@ -1,0 +1,324 @@
+"""The one table of fastnbd's public calls.
+
+Every generated entry point, its declaration in libnbd.h, its symbol
+version and its man page come from a record here.  A call is added only
+once it works.  Implementations live in lib/api as nbdi_<name>, unless the
+record names a handle `field` the generator can read or write directly.
+"""
+
+from model import *  # noqa: F401,F403  (the table's vocabulary)
+
+ANY = None
+CREATED = ["created"]
+CREATED_NEGOTIATING = ["created", "negotiating"]
+AFTER_NEGOTIATION = ["negotiating", "connected", "closed"]
+
+CALLS = []
+
+
+def call(*args, **kwargs):
+    CALLS.append(Call(*args, **kwargs))
+
+
+def bool_setting(field, since, what, states=CREATED, set_doc="", get_doc="",
+                 get_may_fail=False):
+    """A boolean handle setting: one set_ and one get_ call."""
+    call("set_" + field, [Bool("request")], RErr(), since, states=states,
+         field=field, doc="Set whether to %s. %s" % (what, set_doc))
+    call("get_" + field, [], RBool() if get_may_fail else RBoolNoErr(), since,
+         field=field, doc="Return whether the handle will %s. %s" % (what, get_doc))
+
+
+# ---- debugging -------------------------------------------------------------
+
+call("set_debug", [Bool("debug")], RErr(), "1.0", field="debug", doc="""
+Turn debug messages on or off for this handle.  Debug messages go to the
+debug callback if one is set, otherwise to stderr.  The default is off,
+unless the environment variable LIBNBD_DEBUG is exactly "1" when the handle
+is created.""")
+
+call("get_debug", [], RBoolNoErr(), "1.0", field="debug", doc="""
+Return whether debug messages are on for this handle.""")
+
+call("set_debug_callback", [Closure("debug_callback", "debug")], RErr(), "1.0",
+     doc="""
+Send this handle's debug messages to a callback instead of stderr.  The
+callback receives the name of the function emitting the message and the
+message.  A callback set earlier is released (its .free runs) when it is
+replaced, cleared or the handle is closed.  The callback runs with the
+handle locked; calls on the same handle from inside it that would wait for
+the server are refused.""")
+
+call("clear_debug_callback", [], RErr(), "1.0", doc="""
+Remove the debug callback, running its .free, so that debug messages go to
+stderr again.  Succeeds when no callback is set.""")
+
+# ---- naming and private data ------------------------------------------------
+
+call("set_handle_name", [String("handle_name")], RErr(), "1.0",
+     field="handle_name", doc="""
+Give the handle a name of your choosing.  The name prefixes debug messages;
+by default handles are named nbd1, nbd2, ... in the order a process creates
+them.""")
+
+call("get_handle_name", [], RString(), "1.0", field="handle_name", doc="""
+Return a copy of the handle's name, which the caller must free.""")
+
+call("set_private_data", [UIntPtr("private_data")], RUIntPtrNoErr(), "1.8",
+     locked=False, doc="""
+Store a value of the application's own in the handle (an integer or a
+pointer, fastnbd never looks at it) and return the value stored before,
+initially 0.""")
+
+call("get_private_data", [], RUIntPtrNoErr(), "1.8", locked=False,
+     field="private_data", doc="""
+Return the value last stored with nbd_set_private_data, initially 0.""")
+
+# ---- export and negotiation settings ----------------------------------------
+
+call("set_export_name", [String("export_name")], RErr(), "1.0",
+     states=CREATED_NEGOTIATING, doc="""
+Choose the export to connect to; the default is the empty string, which
+servers treat as their default export.  Names longer than the 4096 bytes the
+NBD protocol allows are refused with ENAMETOOLONG.  In option mode the name
+may still be changed while negotiating, before nbd_opt_go or nbd_opt_info.""")
+
+call("get_export_name", [], RString(), "1.0", field="export_name", doc="""
+Return a copy of the export name that will be (or was) requested; the
+caller must free it.""")
+
+bool_setting("request_structured_replies", "1.2",
+             "ask the server for structured replies during the handshake "
+             "(default true)",
+             set_doc="Turning this off also prevents meta contexts and "
+                     "extended headers from being negotiated.")
+
+bool_setting("request_extended_headers", "1.18",
+             "ask the server for 64-bit extended headers during the "
+             "handshake (default true)")
+
+bool_setting("request_meta_context", "1.16",
+             "send NBD_OPT_SET_META_CONTEXT during nbd_opt_go or "
+             "nbd_opt_info when meta contexts were added (default true)",
+             states=CREATED_NEGOTIATING, get_may_fail=True)
+
+bool_setting("request_block_size", "1.12",
+             "ask the server for its block size constraints with "
+             "NBD_INFO_BLOCK_SIZE (default true)",
+             states=CREATED_NEGOTIATING, get_may_fail=True)
+
+bool_setting("full_info", "1.4",
+             "ask the server for the canonical export name and the export "
+             "description during NBD_OPT_GO and NBD_OPT_INFO (default false)",
+             states=CREATED_NEGOTIATING, get_may_fail=True)
+
+call("set_handshake_flags", [Flags("flags", "HANDSHAKE_FLAG")], RErr(), "1.2",
+     states=CREATED, field="handshake_flags", doc="""
+Limit the handshake flags the client will agree to (any of
+LIBNBD_HANDSHAKE_FLAG_FIXED_NEWSTYLE and LIBNBD_HANDSHAKE_FLAG_NO_ZEROES).
+The default is all of them; clearing bits is meant for testing servers
+against older clients.  Unknown bits are refused with EINVAL.  After
+connecting, nbd_get_handshake_flags reports what was actually agreed.""")
+
+call("get_handshake_flags", [], RUInt32NoErr(), "1.2", field="handshake_flags",
+     doc="""
+Return the handshake flags: before connecting, those the client is willing
+to use; after the server's greeting, those both sides agreed on.""")
+
+call("set_strict_mode", [Flags("flags", "STRICT")], RErr(), "1.6",
+     field="strict", doc="""
+Choose which requests fastnbd refuses on the client side before they reach
+the server (LIBNBD_STRICT_COMMANDS, _FLAGS, _BOUNDS, _ZERO_SIZE, _ALIGN,
+_PAYLOAD, _AUTO_FLAG).  All are on by default; turning bits off lets tests
+send questionable requests to a server.  Unknown bits are refused with
+EINVAL.""")
+
+call("get_strict_mode", [], RUInt32NoErr(), "1.6", field="strict", doc="""
+Return the current strictness flags.""")
+
+call("set_opt_mode", [Bool("enable")], RErr(), "1.4", states=CREATED,
+     field="opt_mode", doc="""
+When enabled, connecting stops in the negotiating state after the server's
+greeting, so the program can list exports and meta contexts with the
+nbd_opt_* calls before choosing an export with nbd_opt_go.  Off by
+default.""")
+
+call("get_opt_mode", [], RBoolNoErr(), "1.4", field="opt_mode", doc="""
+Return whether option mode is enabled.""")
+
+call("set_pread_initialize", [Bool("request")], RErr(), "1.12",
+     field="pread_initialize", doc="""
+Set whether read calls guarantee that the caller's buffer never keeps its
+old contents, even when the read fails (default true).  fastnbd keeps the
+guarantee cheaply: it clears only the parts of the buffer the server did
+not fill.  Turn it off only if the program never looks at the buffer of a
+failed read.""")
+
+call("get_pread_initialize", [], RBoolNoErr(), "1.12",
+     field="pread_initialize", doc="""
+Return whether read buffers are guaranteed to be initialized.""")
+
+call("set_socket_activation_name", [String("socket_name")], RErr(), "1.16",
+     states=CREATED, doc="""
+Name the socket passed to a server started by
+nbd_connect_systemd_socket_activation: it is then announced in
+LISTEN_FDNAMES.  The empty string (the default) announces no name.  The name
+must be at most 255 characters of letters, digits, '.', '_' and '-'
+(EINVAL otherwise).""")
+
+call("get_socket_activation_name", [], RString(), "1.16",
+     field="socket_activation_name", doc="""
+Return a copy of the socket activation name (possibly empty); the caller
+must free it.""")
+
+# ---- meta contexts -----------------------------------------------------------
+
+call("add_meta_context", [String("name")], RErr(), "1.0",
+     states=CREATED_NEGOTIATING, doc="""
+Add a metadata context (such as LIBNBD_CONTEXT_BASE_ALLOCATION, or
+qemu:dirty-bitmap:NAME) to the list negotiated with the server, which is
+empty on a new handle.  Names longer than 4096 bytes are refused with
+ENAMETOOLONG, empty names with EINVAL.  After connecting,
+nbd_can_meta_context tells whether the server agreed.""")
+
+call("get_nr_meta_contexts", [], RSSizeT(), "1.6", doc="""
+Return how many meta contexts have been added to the request list.""")
+
+call("get_meta_context", [SizeT("i")], RString(), "1.6", doc="""
+Return a copy of entry i of the meta context request list, which the
+caller must free.  An index past the end fails with EINVAL.""")
+
+call("clear_meta_contexts", [], RErr(), "1.6", states=CREATED_NEGOTIATING,
+     doc="""
+Empty the meta context request list.""")
+
+# ---- TLS settings ------------------------------------------------------------
+
+call("set_tls", [Enum("tls", "TLS")], RErr(), "1.0", states=CREATED,
+     field="tls", doc="""
+Choose whether to use TLS: LIBNBD_TLS_DISABLE (the default),
+LIBNBD_TLS_ALLOW (use it if the server offers it) or LIBNBD_TLS_REQUIRE
+(fail unless it is negotiated).  Other values are refused with EINVAL.""")
+
+call("get_tls", [], REnumNoErr(), "1.0", field="tls", doc="""
+Return the TLS setting chosen with nbd_set_tls.""")
+
+call("set_tls_certificates", [Path("dir")], RErr(), "1.0", states=CREATED,
+     field="tls_certificates", doc="""
+Name the directory holding the X.509 CA, client certificate and key
+(ca-cert.pem, client-cert.pem, client-key.pem).  Without it, the
+system's trusted CAs are used.  Only matters when TLS is used.""")
+
+call("set_tls_verify_peer", [Bool("verify")], RErr(), "1.0", states=CREATED,
+     field="tls_verify_peer", doc="""
+Set whether the server's certificate is verified when TLS is used (default
+true).""")
+
+call("get_tls_verify_peer", [], RBoolNoErr(), "1.0", field="tls_verify_peer",
+     doc="""
+Return whether the server's certificate will be verified.""")
+
+call("set_tls_username", [String("username")], RErr(), "1.0", states=CREATED,
+     field="tls_username", doc="""
+Set the user name presented for TLS pre-shared-key authentication.  The
+default is the name of the user running the program.""")
+
+call("get_tls_username", [], RString(), "1.0", doc="""
+Return a copy of the TLS user name (the one set, or else the current
+user's name); the caller must free it.""")
+
+call("set_tls_psk_file", [Path("filename")], RErr(), "1.0", states=CREATED,
+     field="tls_psk_file", doc="""
+Name a file of pre-shared keys (lines "username:hexkey") to authenticate
+with instead of certificates.  Only matters when TLS is used.""")
+
+call("set_tls_hostname", [String("hostname")], RErr(), "1.22", states=CREATED,
+     field="tls_hostname", doc="""
+Set the host name checked against the server's certificate, overriding the
+one taken from nbd_connect_tcp or the URI.""")
+
+call("get_tls_hostname", [], RString(), "1.22", doc="""
+Return a copy of the host name the server's certificate will be checked
+against (empty when unknown yet); the caller must free it.""")
+
+call("set_tls_priority", [String("priority")], RErr(), "1.24", states=CREATED,
+     doc="""
+Set the GnuTLS priority string that selects TLS versions and ciphers.  A
+string GnuTLS rejects is refused with EINVAL.""")
+
+call("get_tls_priority", [], RString(), "1.24", doc="""
+Return a copy of the TLS priority string in use (the library default,
+"NORMAL", unless one was set); the caller must free it.""")
+
+# ---- URI policy --------------------------------------------------------------
+
+call("set_uri_allow_transports", [Flags("mask", "ALLOW_TRANSPORT")], RErr(),
+     "1.2", states=CREATED, field="uri_allow_transports", doc="""
+Choose which transports an NBD URI may use (LIBNBD_ALLOW_TRANSPORT_TCP,
+_UNIX, _VSOCK, _SSH); all by default.  Unknown bits are refused with
+EINVAL.""")
+
+call("set_uri_allow_tls", [Enum("tls", "TLS")], RErr(), "1.2", states=CREATED,
+     field="uri_allow_tls", doc="""
+Choose whether URIs may ask for TLS (nbds://) or must avoid it:
+LIBNBD_TLS_ALLOW (the default) permits both, LIBNBD_TLS_DISABLE refuses
+TLS URIs and LIBNBD_TLS_REQUIRE refuses plain ones.""")
+
+call("set_uri_allow_local_file", [Bool("allow")], RErr(), "1.2",
+     states=CREATED, field="uri_allow_local_file", doc="""
+Allow URIs to name local files (tls-certificates, tls-psk-file query
+parameters).  Off by default, since a URI may come from an untrusted
+source.""")
+
+call("set_uri_allow_tls_priority", [Bool("allow")], RErr(), "1.24",
+     states=CREATED, field="uri_allow_tls_priority", doc="""
+Allow URIs to set the TLS priority string with the tls-priority query
+parameter.  Off by default.""")
+
+# ---- library facts -----------------------------------------------------------
+
+call("get_package_name", [], RStaticStringNoErr(), "1.0", locked=False, doc="""
+Return the package name, "libnbd", as programs written for libnbd
+expect (see nbd_get_version_extra for fastnbd's own identity).""")
+
+call("get_version", [], RStaticStringNoErr(), "1.0", locked=False, doc="""
+Return the libnbd API version this library implements, as
+"major.minor.release".""")
+
+call("get_version_extra", [], RStaticStringNoErr(), "1.24", locked=False,
+     doc="""
+Return extra version information: for fastnbd, its own name and
+version.""")
+
+call("get_handle_size", [], RSSizeT(), "1.24", doc="""
+Return an estimate of the memory in bytes the handle uses now, including
+its buffers and settings.""")
+
+call("supports_tls", [], RBoolNoErr(), "1.0", locked=False, doc="""
+Return true: fastnbd is always built with GnuTLS.""")
+
+call("supports_vsock", [], RBoolNoErr(), "1.16", locked=False, doc="""
+Return whether this system has AF_VSOCK sockets, so nbd_connect_vsock can
+work.""")
+
+call("supports_uri", [], RBoolNoErr(), "1.0", locked=False, doc="""
+Return true: fastnbd always parses NBD URIs (with uriparser).""")
+
+# ---- state predicates --------------------------------------------------------
+
+for pred, since, what in [
+        ("created", "1.0", "newly created and not yet connecting"),
+        ("connecting", "1.0", "connecting or in the handshake; also while an "
+                              "option request is running in option mode"),
+        ("negotiating", "1.4", "paused in option mode, waiting for an "
+                               "nbd_opt_* call"),
+        ("ready", "1.0", "connected with no commands in flight"),
+        ("processing", "1.0", "connected with commands in flight"),
+        ("dead", "1.0", "dead after a fatal error"),
+        ("closed", "1.0", "closed after a clean shutdown")]:
+    call("aio_is_" + pred, [], RBoolNoErr(), since, locked=False, doc="""
+Return whether the handle is %s.""" % what)
+
+call("connection_state", [], RStaticString(), "1.0", doc="""
+Return a short description of the handle's state ("created", ...), for
+debugging: programs should use the nbd_aio_is_* predicates instead.""")
