@@ -322,3 +322,227 @@ Return whether the handle is %s.""" % what)
 call("connection_state", [], RStaticString(), "1.0", doc="""
 Return a short description of the handle's state ("created", ...), for
 debugging: programs should use the nbd_aio_is_* predicates instead.""")
+
+# ---- connecting ---------------------------------------------------------------
+
+CONNECTS = [
+    ("unix", [Path("unixsocket")], "1.0",
+     "the NBD server listening on the Unix domain socket unixsocket"),
+    ("tcp", [String("hostname"), String("port")], "1.0",
+     "hostname:port over TCP, trying every address the name resolves to in "
+     "order; when all fail the error is that of the last attempt"),
+    ("vsock", [UInt32("cid"), UInt32("port")], "1.2",
+     "an AF_VSOCK address (see nbd_supports_vsock)"),
+    ("socket", [Fd("sock")], "1.2",
+     "an already connected socket; the handle owns it from now on and "
+     "closes it"),
+    ("command", [StringList("argv")], "1.0",
+     "a server started as a subprocess (argv[0] is searched in PATH) that "
+     "talks NBD on its stdin and stdout; nbd_close waits for it to exit"),
+    ("systemd_socket_activation", [StringList("argv")], "1.2",
+     "a server started as a subprocess with systemd socket activation: it "
+     "receives a listening Unix socket in a private directory as fd 3, with "
+     "LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES set"),
+]
+
+for kind, args, since, what in CONNECTS:
+    call("aio_connect_" + kind, args, RErr(), since, states=CREATED, doc="""
+Start connecting to %s, without waiting.  The handshake then proceeds as
+the program drives the handle (nbd_aio_notify_read/write, nbd_poll);
+nbd_aio_is_connecting turns false when it is over.""" % what)
+    call("connect_" + kind, args, RErr(), since, states=CREATED,
+         reentrant=False, doc="""
+Connect to %s and complete the handshake.  In option mode the call
+returns once the handle is negotiating; otherwise when it is ready for
+commands.  A handle connects only once: a second connect is refused.""" % what)
+
+call("aio_connect", [SockAddr("addr"), SockLen("addrlen")], RErr(), "1.0",
+     states=CREATED, doc="""
+Start connecting to the socket address addr (any family the kernel
+supports) without waiting, then perform the handshake as the program
+drives the handle.""")
+
+# ---- driving the handle ---------------------------------------------------------
+
+call("aio_get_fd", [], RFd(), "1.0", doc="""
+Return the file descriptor of the connection, for the program's own event
+loop.  Fails when there is no connection.""")
+
+call("aio_get_direction", [], RUnsignedNoErr(), "1.0", doc="""
+Return which events the handle waits for now: LIBNBD_AIO_DIRECTION_READ,
+_WRITE, both, or 0.""")
+
+call("aio_notify_read", [], RErr(), "1.0", reentrant=False, doc="""
+Tell the handle its file descriptor is readable: it reads and processes
+what arrived.""")
+
+call("aio_notify_write", [], RErr(), "1.0", reentrant=False, doc="""
+Tell the handle its file descriptor is writable: it sends what is
+queued (or finishes a connect in progress).""")
+
+call("poll", [Int("timeout")], RInt(), "1.0", reentrant=False, doc="""
+Wait up to timeout milliseconds (-1: forever) for the connection to be
+ready in the direction the handle needs, then act on it.  Returns 1 if
+something happened, 0 on timeout.""")
+
+call("poll2", [Fd("fd"), Int("timeout")], RInt(), "1.16", reentrant=False, doc="""
+Like nbd_poll, but also wakes up when fd becomes readable (pass -1 for no
+extra descriptor), so a program can interrupt the wait.""")
+
+# ---- option mode -------------------------------------------------------------------
+
+NEGOTIATING = ["negotiating"]
+NULL_COMPLETION_DOC = ("The optional completion callback runs once with the "
+                       "outcome (0 or an errno); the option is retired "
+                       "whatever it returns.")
+
+for name, since, args, ret, what in [
+        ("go", "1.4", [], RErr(),
+         "finish negotiating and enter transmission with the current export "
+         "name (setting requested meta contexts first); on failure the "
+         "handle stays negotiating where the server allows"),
+        ("info", "1.4", [], RErr(),
+         "ask the server about the current export (size, flags, block sizes, "
+         "and with nbd_set_full_info its canonical name and description) "
+         "without leaving negotiation"),
+        ("list", "1.4", [Closure("list_callback", "list")], RInt(),
+         "list the server's exports: the list callback runs once per export "
+         "with its name and description; returns the number of exports"),
+        ("list_meta_context", "1.6", [Closure("context_callback", "context")],
+         RInt(), "ask which meta contexts the server offers for the current "
+         "export that match the requested list (all of them when the list is "
+         "empty); the callback runs once per context; returns their number"),
+        ("list_meta_context_queries", "1.16",
+         [StringList("queries"), Closure("context_callback", "context")],
+         RInt(), "like nbd_opt_list_meta_context, with an explicit list of "
+         "queries instead of the handle's request list"),
+        ("set_meta_context", "1.16", [Closure("context_callback", "context")],
+         RInt(), "select the requested meta contexts for the current export; "
+         "the callback runs once per context the server agreed to; returns "
+         "their number"),
+        ("set_meta_context_queries", "1.16",
+         [StringList("queries"), Closure("context_callback", "context")],
+         RInt(), "like nbd_opt_set_meta_context with an explicit list of "
+         "queries"),
+]:
+    call("opt_" + name, args, ret, since, states=NEGOTIATING, reentrant=False,
+         doc="In option mode, %s.  Waits for the server's answer; a refusal "
+             "fails with the server's reason in the error message." % what)
+    call("aio_opt_" + name, args + [Closure("completion_callback", "completion",
+                                            optional=True)],
+         RErr(), since, states=NEGOTIATING,
+         doc="Start, without waiting: %s.  Wait for nbd_aio_is_connecting to "
+             "turn false. %s" % (what, NULL_COMPLETION_DOC))
+
+for name, since, what in [
+        ("structured_reply", "1.16", "structured replies"),
+        ("extended_headers", "1.18", "64-bit extended headers")]:
+    call("opt_" + name, [], RBool(), since, states=NEGOTIATING, reentrant=False,
+         doc="""
+In option mode, ask the server for %s.  Returns 1 if they are in use
+afterwards (also when agreed earlier), 0 if the server declined.""" % what)
+    call("aio_opt_" + name, [Closure("completion_callback", "completion",
+                                     optional=True)], RErr(), since,
+         states=NEGOTIATING, doc="""
+Start asking the server for %s without waiting. %s""" % (what, NULL_COMPLETION_DOC))
+
+call("opt_abort", [], RErr(), "1.4", states=NEGOTIATING, reentrant=False, doc="""
+End negotiation without using an export: send NBD_OPT_ABORT and close.""")
+
+call("aio_opt_abort", [], RErr(), "1.4", states=NEGOTIATING, doc="""
+Send NBD_OPT_ABORT without waiting; the handle becomes closed once the
+server answers or hangs up.""")
+
+
+# ---- negotiated facts --------------------------------------------------------------
+
+for name, flag_doc in [
+        ("is_read_only", "the export is read-only"),
+        ("can_flush", "the server supports flush"),
+        ("can_fua", "the server supports the FUA flag"),
+        ("is_rotational", "the server says its storage is rotational"),
+        ("can_trim", "the server supports trim"),
+        ("can_zero", "the server supports write zeroes"),
+        ("can_df", "the server supports the DF flag on structured reads"),
+        ("can_multi_conn", "several connections to the export are consistent"),
+        ("can_cache", "the server supports cache"),
+]:
+    call(name, [], RBool(), "1.0", states=AFTER_NEGOTIATION, doc="""
+Return whether %s, as the export's flags say.  Fails until the server has
+described the export (nbd_opt_info or nbd_opt_go in option mode).""" % flag_doc)
+
+call("can_fast_zero", [], RBool(), "1.2", states=AFTER_NEGOTIATION, doc="""
+Return whether the server supports the FAST_ZERO flag on zero requests.""")
+
+call("can_block_status_payload", [], RBool(), "1.18", states=AFTER_NEGOTIATION,
+     doc="""
+Return whether the server accepts block status requests with a payload
+(nbd_block_status_filter); only possible with extended headers.""")
+
+call("can_meta_context", [String("metacontext")], RBool(), "1.0",
+     states=AFTER_NEGOTIATION, doc="""
+Return whether the server agreed to the meta context named metacontext
+for this export.""")
+
+call("get_size", [], RInt64(), "1.0", states=AFTER_NEGOTIATION, doc="""
+Return the export size in bytes.  A size above INT64_MAX fails with
+EOVERFLOW.""")
+
+call("get_block_size", [Enum("size_type", "SIZE")], RInt64(), "1.4",
+     states=AFTER_NEGOTIATION, doc="""
+Return one of the server's block size constraints (LIBNBD_SIZE_MINIMUM,
+_PREFERRED, _MAXIMUM), 0 when the server gave none, or the largest
+payload a request may carry (LIBNBD_SIZE_PAYLOAD).""")
+
+call("get_protocol", [], RStaticString(), "1.2", states=AFTER_NEGOTIATION,
+     doc="""
+Return the handshake style used: "oldstyle", "newstyle" or
+"newstyle-fixed".""")
+
+call("get_canonical_export_name", [], RString(), "1.4", states=AFTER_NEGOTIATION,
+     doc="""
+Return the export's canonical name as the server gave it (with
+nbd_set_full_info), else the name that was requested; caller frees.""")
+
+call("get_export_description", [], RString(), "1.4", states=AFTER_NEGOTIATION,
+     doc="""
+Return the export's description (with nbd_set_full_info); fails with
+ENOTSUP when the server sent none.  The caller frees it.""")
+
+call("get_structured_replies_negotiated", [], RBool(), "1.2",
+     states=AFTER_NEGOTIATION, doc="""
+Return whether structured replies are in use.""")
+
+call("get_extended_headers_negotiated", [], RBool(), "1.18",
+     states=AFTER_NEGOTIATION, doc="""
+Return whether 64-bit extended headers are in use.""")
+
+call("get_tls_negotiated", [], RBool(), "1.2", states=AFTER_NEGOTIATION, doc="""
+Return whether the connection is encrypted with TLS.""")
+
+for what, since in [("bytes_sent", "1.16"), ("chunks_sent", "1.16"),
+                    ("bytes_received", "1.16"), ("chunks_received", "1.16")]:
+    call("stats_" + what, [], RUInt64NoErr(), since, doc="""
+Return the number of %s on this handle's connection so far (a chunk is
+one protocol message: request, option, reply or reply chunk).""" % what.replace("_", " "))
+
+# ---- subprocess and ending ------------------------------------------------------------
+
+call("kill_subprocess", [Int("signum")], RErr(), "1.0", doc="""
+Send signal signum (0 means SIGTERM) to the server subprocess started by
+nbd_connect_command or socket activation.  Fails with ESRCH when there is
+none.""")
+
+call("get_subprocess_pid", [], RInt64(), "1.22", doc="""
+Return the process id of the server subprocess, or fail with ESRCH.""")
+
+call("shutdown", [Flags("flags", "SHUTDOWN")], RErr(), "1.0",
+     states=["negotiating", "connected"], reentrant=False, doc="""
+End the connection cleanly: wait for commands in flight (unless
+LIBNBD_SHUTDOWN_ABANDON_PENDING), send NBD_CMD_DISC (NBD_OPT_ABORT while
+negotiating) and close.  Unknown flags are refused with EINVAL.""")
+
+call("aio_disconnect", [Flags("flags", "CMD_FLAG", allowed=[], cmd=True)],
+     RErr(), "1.0", states=["connected"], doc="""
+Queue NBD_CMD_DISC without waiting; no command may be issued afterwards,
+and the handle closes once the commands in flight are done.""")

@@ -67,6 +67,8 @@ nbd_create (void)
   if (!h->cfg.export_name || !h->cfg.socket_activation_name)
     goto nomem;
   pthread_mutex_init (&h->lock, NULL);
+  h->pid = -1;
+  nbdi_dialer_init (&h->dialer);
   nbdi_set_state (h, NBDI_STATE_CREATED);
   if (h->cfg.debug)
     nbdi_debug (h, "nbd_create", "opening handle (%s)", nbdi_get_version_extra (h));
@@ -94,6 +96,7 @@ nbd_close (struct nbd_handle *h)
   }
   if (h->cfg.debug)
     nbdi_debug (h, "nbd_close", "closing handle");
+  nbdi_connection_close (h);
   nbdi_clear_debug_callback (h);
   free_settings (&h->cfg);
   pthread_mutex_destroy (&h->lock);

@@ -8,12 +8,9 @@
 #include <stdint.h>
 
 #include "engine/states.h"
+#include "engine/conn.h"
+#include "transport/dial.h"
 
-/* A growable list of strings (meta context requests). */
-struct nbdi_strlist {
-  char **items;
-  size_t len, cap;
-};
 
 /* What the user chose with nbd_set_*.  Plain accessors in spec/api.py
  * (field=...) read and write these members by name. */
@@ -51,6 +48,9 @@ struct nbd_handle {
   struct nbdi_settings cfg;
   nbd_debug_callback debug_callback;   /* .callback NULL: print to stderr */
   enum nbdi_state state;               /* read without the lock: atomics */
+  struct nbdi_conn conn;               /* the engine's connection state */
+  struct nbdi_dialer dialer;           /* while connecting */
+  pid_t pid;                           /* server subprocess, or -1 */
 };
 
 static inline enum nbdi_state
@@ -70,6 +70,10 @@ nbdi_state_permits (const struct nbd_handle *h, unsigned groups)
 {
   return (nbdi_state_group (nbdi_get_state (h)) & groups) != 0;
 }
+
+/* Tear down the connection (goodbye to the server, free the engine,
+ * reap a server subprocess); used by nbd_close. */
+void nbdi_connection_close (struct nbd_handle *h);
 
 /* Report a call made in the wrong state: ENOTCONN before connecting,
  * EINVAL otherwise, naming the state and what was required. */

@@ -165,14 +165,19 @@ struct wire_greeting {
 int wire_decode_greeting (const uint8_t in[WIRE_GREETING_SIZE],
                           struct wire_greeting *out);
 
-/* Export size and flags: the oldstyle rest (136 bytes), or the reply to
- * NBD_OPT_EXPORT_NAME (the first 10 bytes are the same), or the payload
- * of NBD_INFO_EXPORT after its 2-byte type (10 bytes). */
+/* Export size and flags: the reply to NBD_OPT_EXPORT_NAME (its first
+ * 10 bytes), or the payload of NBD_INFO_EXPORT after its 2-byte type
+ * (10 bytes).  Not the oldstyle rest: see wire_decode_oldstyle. */
 struct wire_export {
   uint64_t size;
   uint16_t eflags;
 };
 void wire_decode_export (const uint8_t in[10], struct wire_export *out);
+/* The oldstyle rest (136 bytes).  Its flags field is 32 bits wide and the
+ * transmission flags are its low half (bytes 10-11), so the oldstyle rest
+ * must be decoded with this, not wire_decode_export. */
+void wire_decode_oldstyle (const uint8_t in[WIRE_OLDSTYLE_REST_SIZE],
+                           struct wire_export *out);
 
 /* Option request header: IHAVEOPT, option, payload length. */
 size_t wire_encode_option (uint8_t out[WIRE_OPTION_SIZE], uint32_t option,
@@ -259,7 +264,10 @@ struct wire_chunk_error {       /* ERROR, ERROR_OFFSET */
 int wire_decode_chunk_error (const uint8_t *in, uint64_t length, uint16_t type,
                              struct wire_chunk_error *out);
 
-/* OFFSET_HOLE payload: offset (8) + length (4, or 8 when extended). */
+/* OFFSET_HOLE payload: offset (8) + hole size (4).  The published spec
+ * keeps the 4-byte size under extended headers too; when `extended`, an
+ * 8-byte size (16-byte payload) is accepted as well.  A zero size is
+ * WIRE_EVALUE. */
 int wire_decode_chunk_hole (const uint8_t *in, uint64_t length, bool extended,
                             uint64_t *offset, uint64_t *hole_length);
 

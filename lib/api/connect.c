@@ -1,0 +1,165 @@
+/* Every connect method, async and sync.  The sync form is the async one
+ * plus nbdi_io_wait until the handshake is over. */
+#include <string.h>
+#include <unistd.h>
+
+#include "api/internal.h"
+#include "api/io.h"
+#include "engine/engine.h"
+
+/* Common tail of the aio connect calls: the dialer has a socket. */
+static int
+dialed (struct nbd_handle *h, int r)
+{
+  struct nbdi_dialer *d = &h->dialer;
+
+  if (r == -1) {
+    nbdi_set_error (d->err, "%s: %s", d->what, strerror (d->err));
+    nbdi_dialer_cleanup (d);
+    return -1;
+  }
+  if (d->pid > 0)
+    h->pid = d->pid;
+  if (nbdi_engine_init (h) == -1) {
+    nbdi_dialer_cleanup (d);
+    return -1;
+  }
+  if (d->in_progress) {
+    h->conn.phase = PH_DIAL;
+    nbdi_set_state (h, NBDI_STATE_CONNECTING);
+    return 0;
+  }
+  if (nbdi_io_attach (h) == -1) {
+    nbdi_set_dead_error (h);
+    return -1;
+  }
+  return 0;
+}
+
+int
+nbdi_aio_connect_unix (struct nbd_handle *h, const char *path)
+{
+  nbdi_dialer_init (&h->dialer);
+  return dialed (h, nbdi_dial_unix (&h->dialer, path));
+}
+
+int
+nbdi_aio_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
+{
+  nbdi_dialer_init (&h->dialer);
+  if (h->cfg.tls_hostname == NULL && nbdi_replace_string (&h->cfg.tls_hostname, host) == -1)
+    return -1;
+  return dialed (h, nbdi_dial_tcp (&h->dialer, host, port));
+}
+
+int
+nbdi_aio_connect (struct nbd_handle *h, const struct sockaddr *addr, socklen_t len)
+{
+  nbdi_dialer_init (&h->dialer);
+  return dialed (h, nbdi_dial_sockaddr (&h->dialer, addr, len));
+}
+
+int
+nbdi_aio_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
+{
+  nbdi_dialer_init (&h->dialer);
+  return dialed (h, nbdi_dial_vsock (&h->dialer, cid, port));
+}
+
+int
+nbdi_aio_connect_socket (struct nbd_handle *h, int sock)
+{
+  nbdi_dialer_init (&h->dialer);
+  return dialed (h, nbdi_dial_socket (&h->dialer, sock));
+}
+
+static int
+check_argv (char **argv)
+{
+  if (argv[0] == NULL) {
+    nbdi_set_error (EINVAL, "argv must contain at least the program name");
+    return -1;
+  }
+  return 0;
+}
+
+int
+nbdi_aio_connect_command (struct nbd_handle *h, char **argv)
+{
+  if (check_argv (argv) == -1)
+    return -1;
+  nbdi_dialer_init (&h->dialer);
+  return dialed (h, nbdi_dial_command (&h->dialer, argv));
+}
+
+int
+nbdi_aio_connect_systemd_socket_activation (struct nbd_handle *h, char **argv)
+{
+  if (check_argv (argv) == -1)
+    return -1;
+  nbdi_dialer_init (&h->dialer);
+  return dialed (h, nbdi_dial_socket_activation (&h->dialer, argv,
+                                                 h->cfg.socket_activation_name));
+}
+
+static bool
+handshake_over (struct nbd_handle *h, void *arg)
+{
+  (void) arg;
+  return !nbdi_state_permits (h, NBDI_GROUP_CREATED | NBDI_GROUP_CONNECTING);
+}
+
+/* Wait for the end of the handshake: ready, or negotiating in opt mode. */
+static int
+finish_connect (struct nbd_handle *h, int r)
+{
+  if (r == -1)
+    return -1;
+  if (nbdi_io_wait (h, handshake_over, NULL) == -1)
+    return -1;
+  if (nbdi_get_state (h) == NBDI_STATE_DEAD) {
+    nbdi_set_dead_error (h);
+    return -1;
+  }
+  if (nbdi_get_state (h) == NBDI_STATE_CLOSED) {
+    nbdi_set_error (ESHUTDOWN, "server closed the connection during the handshake");
+    return -1;
+  }
+  return 0;
+}
+
+int
+nbdi_connect_unix (struct nbd_handle *h, const char *path)
+{
+  return finish_connect (h, nbdi_aio_connect_unix (h, path));
+}
+
+int
+nbdi_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
+{
+  return finish_connect (h, nbdi_aio_connect_tcp (h, host, port));
+}
+
+int
+nbdi_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
+{
+  return finish_connect (h, nbdi_aio_connect_vsock (h, cid, port));
+}
+
+int
+nbdi_connect_socket (struct nbd_handle *h, int sock)
+{
+  return finish_connect (h, nbdi_aio_connect_socket (h, sock));
+}
+
+int
+nbdi_connect_command (struct nbd_handle *h, char **argv)
+{
+  return finish_connect (h, nbdi_aio_connect_command (h, argv));
+}
+
+int
+nbdi_connect_systemd_socket_activation (struct nbd_handle *h, char **argv)
+{
+  return finish_connect (h, nbdi_aio_connect_systemd_socket_activation (h, argv));
+}

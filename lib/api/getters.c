@@ -1,0 +1,169 @@
+/* What negotiation taught: export size, flags, names, meta contexts. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "engine/engine.h"
+
+/* Export facts exist after NBD_OPT_INFO / GO (or oldstyle / EXPORT_NAME). */
+static const struct nbdi_export_info *
+export_info (struct nbd_handle *h)
+{
+  if (!h->conn.info.known) {
+    nbdi_set_error (EINVAL, "no export information yet: use nbd_opt_info "
+                    "or nbd_opt_go first");
+    return NULL;
+  }
+  return &h->conn.info;
+}
+
+static int
+eflag (struct nbd_handle *h, uint16_t flag)
+{
+  const struct nbdi_export_info *i = export_info (h);
+  return i ? (i->eflags & flag) != 0 : -1;
+}
+
+int64_t
+nbdi_get_size (struct nbd_handle *h)
+{
+  const struct nbdi_export_info *i = export_info (h);
+
+  if (i == NULL)
+    return -1;
+  if (i->size > INT64_MAX) {
+    nbdi_set_error (EOVERFLOW, "export size does not fit in int64_t");
+    return -1;
+  }
+  return i->size;
+}
+
+int nbdi_is_read_only (struct nbd_handle *h) { return eflag (h, NBD_FLAG_READ_ONLY); }
+int nbdi_can_flush (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_FLUSH); }
+int nbdi_can_fua (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_FUA); }
+int nbdi_is_rotational (struct nbd_handle *h) { return eflag (h, NBD_FLAG_ROTATIONAL); }
+int nbdi_can_trim (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_TRIM); }
+int nbdi_can_zero (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_WRITE_ZEROES); }
+int nbdi_can_df (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_DF); }
+int nbdi_can_multi_conn (struct nbd_handle *h) { return eflag (h, NBD_FLAG_CAN_MULTI_CONN); }
+int nbdi_can_cache (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_CACHE); }
+int nbdi_can_fast_zero (struct nbd_handle *h) { return eflag (h, NBD_FLAG_SEND_FAST_ZERO); }
+int nbdi_can_block_status_payload (struct nbd_handle *h)
+{ return eflag (h, NBD_FLAG_BLOCK_STAT_PAYLOAD); }
+
+int
+nbdi_can_meta_context (struct nbd_handle *h, const char *name)
+{
+  const struct nbdi_conn *c = &h->conn;
+
+  for (size_t i = 0; i < c->nr_metas; i++)
+    if (strcmp (c->metas[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+int64_t
+nbdi_get_block_size (struct nbd_handle *h, int type)
+{
+  const struct nbdi_export_info *i = export_info (h);
+
+  if (i == NULL)
+    return -1;
+  switch (type) {
+  case LIBNBD_SIZE_MINIMUM: return i->block_min;
+  case LIBNBD_SIZE_PREFERRED: return i->block_pref;
+  case LIBNBD_SIZE_MAXIMUM: return i->block_max;
+  default:                    /* LIBNBD_SIZE_PAYLOAD */
+    /* The protocol's default payload limit is 32 MiB. */
+    if (i->block_max && i->block_max < 32 * 1024 * 1024)
+      return i->block_max;
+    return 32 * 1024 * 1024;
+  }
+}
+
+const char *
+nbdi_get_protocol (struct nbd_handle *h)
+{
+  if (h->conn.oldstyle)
+    return "oldstyle";
+  return (h->conn.client_flags & NBD_FLAG_FIXED_NEWSTYLE) ? "newstyle-fixed" : "newstyle";
+}
+
+int
+nbdi_get_structured_replies_negotiated (struct nbd_handle *h)
+{
+  return h->conn.structured;
+}
+
+int
+nbdi_get_extended_headers_negotiated (struct nbd_handle *h)
+{
+  return h->conn.extended;
+}
+
+int
+nbdi_get_tls_negotiated (struct nbd_handle *h)
+{
+  return h->conn.tls;
+}
+
+char *
+nbdi_get_canonical_export_name (struct nbd_handle *h)
+{
+  const struct nbdi_export_info *i = export_info (h);
+
+  if (i == NULL)
+    return NULL;
+  return nbdi_strdup (i->canonical_name ? i->canonical_name : h->cfg.export_name);
+}
+
+char *
+nbdi_get_export_description (struct nbd_handle *h)
+{
+  const struct nbdi_export_info *i = export_info (h);
+
+  if (i == NULL)
+    return NULL;
+  if (i->description == NULL) {
+    nbdi_set_error (ENOTSUP, "the server did not send a description "
+                    "(did you call nbd_set_full_info?)");
+    return NULL;
+  }
+  return nbdi_strdup (i->description);
+}
+
+int
+nbdi_kill_subprocess (struct nbd_handle *h, int signum)
+{
+  if (h->pid <= 0) {
+    nbdi_set_error (ESRCH, "no subprocess was started by this handle");
+    return -1;
+  }
+  if (signum == 0)
+    signum = SIGTERM;
+  if (signum < 0 || signum >= NSIG) {
+    nbdi_set_error (EINVAL, "invalid signal number: %d", signum);
+    return -1;
+  }
+  if (nbdi_child_kill (h->pid, signum) == -1) {
+    nbdi_set_error_errno (errno, "kill");
+    return -1;
+  }
+  return 0;
+}
+
+int64_t
+nbdi_get_subprocess_pid (struct nbd_handle *h)
+{
+  if (h->pid <= 0) {
+    nbdi_set_error (ESRCH, "no subprocess was started by this handle");
+    return -1;
+  }
+  return h->pid;
+}
+
+uint64_t nbdi_stats_bytes_sent (struct nbd_handle *h) { return h->conn.bytes_sent; }
+uint64_t nbdi_stats_bytes_received (struct nbd_handle *h) { return h->conn.bytes_received; }
+uint64_t nbdi_stats_chunks_sent (struct nbd_handle *h) { return h->conn.chunks_sent; }
+uint64_t nbdi_stats_chunks_received (struct nbd_handle *h) { return h->conn.chunks_received; }

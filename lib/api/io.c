@@ -1,0 +1,309 @@
+/* The driver: moves bytes between the transport and the engine, and the
+ * poll/notify calls built on it.  The only place that performs I/O on
+ * the connection. */
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/internal.h"
+#include "api/io.h"
+#include "engine/engine.h"
+#include "transport/transport.h"
+
+#define MAX_IOV 1024
+
+/* Close the connection once a disconnect has been sent and nothing is
+ * left in flight. */
+static void
+maybe_closed (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  if (c->disc_queued && !nbdi_tx_pending (c) && c->in_flight == 0
+      && c->phase == PH_TRANSMISSION) {
+    if (c->transport)
+      c->transport->ops->shutdown (c->transport);
+    c->phase = PH_NONE;
+    nbdi_set_state (h, NBDI_STATE_CLOSED);
+  }
+}
+
+int
+nbdi_io_send (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  while (nbdi_tx_pending (c)) {
+    size_t cnt = c->tx_len - c->tx_first;
+    ssize_t n = c->transport->ops->send (c->transport, c->tx + c->tx_first,
+                                         cnt > MAX_IOV ? MAX_IOV : (int) cnt, false);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+      nbdi_engine_die (h, errno, "send: %s", strerror (errno));
+      return -1;
+    }
+    nbdi_tx_advance (c, n);
+  }
+  nbdi_update_ready (h);
+  maybe_closed (h);
+  return 0;
+}
+
+/* One receive: straight into the caller's buffer for big payloads, else
+ * into rx.  Returns bytes received, 0 at EOF (handled), -1 on EAGAIN
+ * (errno) or death. */
+static ssize_t
+receive_once (struct nbd_handle *h, size_t *asked)
+{
+  struct nbdi_conn *c = &h->conn;
+  struct nbdi_transport *t = c->transport;
+  uint64_t direct = nbdi_direct_want (c);
+  ssize_t n;
+
+  if (direct) {
+    *asked = direct > SSIZE_MAX ? SSIZE_MAX : direct;
+    n = t->ops->recv (t, c->direct, *asked);
+    if (n > 0) {
+      c->direct += n;
+      c->direct_left -= n;
+    }
+  }
+  else {
+    struct nbdi_rx *rx = &c->rx;
+    if (rx->end == rx->cap || (rx->start > 0 && rx->cap - rx->start < c->need)) {
+      memmove (rx->buf, rx->buf + rx->start, rx->end - rx->start);
+      rx->end -= rx->start;
+      rx->start = 0;
+    }
+    *asked = rx->cap - rx->end;
+    n = t->ops->recv (t, rx->buf + rx->end, *asked);
+    if (n > 0)
+      rx->end += n;
+  }
+  if (n > 0)
+    c->bytes_received += n;
+  return n;
+}
+
+int
+nbdi_io_recv (struct nbd_handle *h, bool *drained)
+{
+  size_t asked = 0;
+  ssize_t n = receive_once (h, &asked);
+
+  *drained = true;
+  if (n == 0) {
+    nbdi_engine_eof (h);
+    return nbdi_get_state (h) == NBDI_STATE_DEAD ? -1 : 0;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    nbdi_engine_die (h, errno, "recv: %s", strerror (errno));
+    return -1;
+  }
+  /* A full read suggests more is waiting: the caller may read again
+   * before polling. */
+  *drained = (size_t) n < asked;
+  if (nbdi_engine_consume (h) == -1)
+    return -1;
+  nbdi_update_ready (h);
+  return 0;
+}
+
+/* Finish a non-blocking connect, then start the handshake. */
+static int
+dial_step (struct nbd_handle *h)
+{
+  int r = nbdi_dial_continue (&h->dialer);
+
+  if (r == 0)
+    return 0;
+  if (r < 0) {
+    nbdi_engine_die (h, h->dialer.err, "%s: %s", h->dialer.what,
+                     strerror (h->dialer.err));
+    return -1;
+  }
+  return nbdi_io_attach (h);
+}
+
+int
+nbdi_io_attach (struct nbd_handle *h)
+{
+  int fd = nbdi_dialer_take_fd (&h->dialer);
+
+  nbdi_dialer_cleanup (&h->dialer);
+  h->conn.transport = nbdi_transport_socket (fd);
+  if (h->conn.transport == NULL) {
+    close (fd);
+    nbdi_engine_die (h, errno, "out of memory");
+    return -1;
+  }
+  nbdi_engine_start (h);
+  return 0;
+}
+
+int
+nbdi_io_notify_read (struct nbd_handle *h)
+{
+  bool drained;
+
+  if (h->conn.transport == NULL || h->conn.phase == PH_DIAL)
+    return 0;
+  return nbdi_io_recv (h, &drained);
+}
+
+int
+nbdi_io_notify_write (struct nbd_handle *h)
+{
+  if (h->conn.phase == PH_DIAL)
+    return dial_step (h);
+  if (h->conn.transport == NULL)
+    return 0;
+  return nbdi_io_send (h);
+}
+
+int
+nbdi_io_fd (struct nbd_handle *h)
+{
+  if (h->conn.phase == PH_DIAL)
+    return h->dialer.fd;
+  if (h->conn.transport)
+    return h->conn.transport->fd;
+  return -1;
+}
+
+/* Poll the connection (and optionally one more fd) once, then act on
+ * what is ready.  Returns 1 if something happened, 0 on timeout, -1 on
+ * error (set). */
+int
+nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
+{
+  struct pollfd fds[2];
+  unsigned dir = nbdi_engine_direction (h);
+  int fd = nbdi_io_fd (h), nfds = 0, r;
+
+  if (fd == -1 || dir == 0) {
+    if (extra_fd < 0) {
+      nbdi_set_error (EINVAL, "the handle is not waiting for the server");
+      return -1;
+    }
+  }
+  else {
+    fds[nfds++] = (struct pollfd) {
+      .fd = fd,
+      .events = ((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0)
+                | ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0),
+    };
+  }
+  if (extra_fd >= 0)
+    fds[nfds++] = (struct pollfd) { .fd = extra_fd, .events = POLLIN };
+  /* Decrypted bytes already buffered are invisible to poll(). */
+  if (h->conn.transport && h->conn.transport->ops->pending (h->conn.transport))
+    timeout = 0;
+  r = poll (fds, nfds, timeout);
+  if (r == -1) {
+    nbdi_set_error_errno (errno, "poll");
+    return -1;
+  }
+  if (nfds && fds[0].fd == fd) {
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
+      if (nbdi_io_notify_read (h) == -1)
+        goto dead;
+    if (fds[0].revents & POLLOUT)
+      if (nbdi_io_notify_write (h) == -1)
+        goto dead;
+  }
+  if (h->conn.transport && h->conn.transport->ops->pending (h->conn.transport))
+    if (nbdi_io_notify_read (h) == -1)
+      goto dead;
+  return r > 0;
+
+ dead:
+  nbdi_set_dead_error (h);
+  return -1;
+}
+
+void
+nbdi_set_dead_error (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  nbdi_set_error (c->dead_errno ? c->dead_errno : EIO, "%s",
+                  c->dead_msg ? c->dead_msg : "connection is dead");
+}
+
+/* The sync calls' loop: drive I/O until done (h) returns true.  Reads
+ * again without polling while the socket keeps delivering full buffers. */
+int
+nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
+              void *arg)
+{
+  bool drained = true;
+
+  for (;;) {
+    struct nbdi_conn *c = &h->conn;
+
+    if (done (h, arg))
+      return 0;
+    if (nbdi_get_state (h) == NBDI_STATE_DEAD) {
+      nbdi_set_dead_error (h);
+      return -1;
+    }
+    if (c->phase != PH_DIAL && c->transport && nbdi_tx_pending (c)) {
+      if (nbdi_io_send (h) == -1) {
+        nbdi_set_dead_error (h);
+        return -1;
+      }
+      if (done (h, arg))
+        return 0;
+    }
+    if (!drained && c->transport && c->phase != PH_DIAL) {
+      if (nbdi_io_recv (h, &drained) == -1) {
+        nbdi_set_dead_error (h);
+        return -1;
+      }
+      continue;
+    }
+    if (nbdi_engine_direction (h) == 0) {
+      if (done (h, arg))
+        return 0;
+      nbdi_set_error (EINVAL, "the handle cannot make progress (state %s)",
+                      nbdi_state_name (nbdi_get_state (h)));
+      return -1;
+    }
+    {
+      struct pollfd pfd;
+      unsigned dir = nbdi_engine_direction (h);
+      int r;
+      pfd.fd = nbdi_io_fd (h);
+      pfd.events = ((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0)
+                   | ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0);
+      r = poll (&pfd, 1, -1);
+      if (r == -1) {
+        if (errno == EINTR)
+          continue;
+        nbdi_set_error_errno (errno, "poll");
+        return -1;
+      }
+      if ((pfd.revents & POLLOUT) || (c->phase == PH_DIAL && pfd.revents)) {
+        if (nbdi_io_notify_write (h) == -1) {
+          nbdi_set_dead_error (h);
+          return -1;
+        }
+      }
+      if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (c->phase == PH_DIAL)
+          continue;
+        if (nbdi_io_recv (h, &drained) == -1) {
+          nbdi_set_dead_error (h);
+          return -1;
+        }
+      }
+    }
+  }
+}

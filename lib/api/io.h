@@ -1,0 +1,23 @@
+/* The driver's interface to the rest of the API layer. */
+#ifndef NBDI_API_IO_H
+#define NBDI_API_IO_H
+
+#include <stdbool.h>
+
+struct nbd_handle;
+
+int nbdi_io_send (struct nbd_handle *h);
+int nbdi_io_recv (struct nbd_handle *h, bool *drained);
+int nbdi_io_notify_read (struct nbd_handle *h);
+int nbdi_io_notify_write (struct nbd_handle *h);
+int nbdi_io_fd (struct nbd_handle *h);
+int nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout);
+/* The dialer's socket is connected: wrap it and start the handshake. */
+int nbdi_io_attach (struct nbd_handle *h);
+/* Drive I/O until done (h, arg); 0, or -1 with the error set. */
+int nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
+                  void *arg);
+/* Set the public error from the recorded cause of death. */
+void nbdi_set_dead_error (struct nbd_handle *h);
+
+#endif

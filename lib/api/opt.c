@@ -1,0 +1,284 @@
+/* Option mode: nbd_opt_* and nbd_aio_opt_*.  Each sync call is its aio
+ * twin plus a wait until the option is over. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "api/io.h"
+#include "engine/engine.h"
+
+static int
+start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
+       nbd_context_callback context, nbd_completion_callback completion,
+       struct nbdi_strlist *queries)
+{
+  struct nbdi_option opt = {
+    .code = code, .list = list, .context = context, .completion = completion,
+    .queries = queries,
+  };
+  return nbdi_option_start (h, &opt);
+}
+
+/* Copy a NULL-terminated query list; NULL with ENOMEM set. */
+static struct nbdi_strlist *
+copy_queries (char **queries)
+{
+  struct nbdi_strlist *list = calloc (1, sizeof *list);
+
+  if (list == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; queries[i]; i++) {
+    if (nbdi_strlist_append (list, queries[i]) == -1) {
+      nbdi_strlist_clear (list);
+      free (list->items);
+      free (list);
+      return NULL;
+    }
+  }
+  return list;
+}
+
+static void
+free_closures (nbd_list_callback *l, nbd_context_callback *c,
+               nbd_completion_callback *done)
+{
+  if (l && l->free)
+    l->free (l->user_data);
+  if (c && c->free)
+    c->free (c->user_data);
+  if (done && done->free)
+    done->free (done->user_data);
+}
+
+int
+nbdi_aio_opt_go (struct nbd_handle *h, nbd_completion_callback cb)
+{
+  return start (h, NBD_OPT_GO, (nbd_list_callback) { 0 }, (nbd_context_callback) { 0 },
+                cb, NULL);
+}
+
+int
+nbdi_aio_opt_info (struct nbd_handle *h, nbd_completion_callback cb)
+{
+  return start (h, NBD_OPT_INFO, (nbd_list_callback) { 0 }, (nbd_context_callback) { 0 },
+                cb, NULL);
+}
+
+int
+nbdi_aio_opt_list (struct nbd_handle *h, nbd_list_callback list,
+                   nbd_completion_callback cb)
+{
+  return start (h, NBD_OPT_LIST, list, (nbd_context_callback) { 0 }, cb, NULL);
+}
+
+int
+nbdi_aio_opt_list_meta_context (struct nbd_handle *h, nbd_context_callback ctx,
+                                nbd_completion_callback cb)
+{
+  return start (h, NBD_OPT_LIST_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, NULL);
+}
+
+int
+nbdi_aio_opt_list_meta_context_queries (struct nbd_handle *h, char **queries,
+                                        nbd_context_callback ctx,
+                                        nbd_completion_callback cb)
+{
+  struct nbdi_strlist *q = copy_queries (queries);
+
+  if (q == NULL) {
+    free_closures (NULL, &ctx, &cb);
+    return -1;
+  }
+  return start (h, NBD_OPT_LIST_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, q);
+}
+
+int
+nbdi_aio_opt_set_meta_context (struct nbd_handle *h, nbd_context_callback ctx,
+                               nbd_completion_callback cb)
+{
+  return start (h, NBD_OPT_SET_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, NULL);
+}
+
+int
+nbdi_aio_opt_set_meta_context_queries (struct nbd_handle *h, char **queries,
+                                       nbd_context_callback ctx,
+                                       nbd_completion_callback cb)
+{
+  struct nbdi_strlist *q = copy_queries (queries);
+
+  if (q == NULL) {
+    free_closures (NULL, &ctx, &cb);
+    return -1;
+  }
+  return start (h, NBD_OPT_SET_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, q);
+}
+
+/* A protocol feature already agreed needs no second request. */
+static int
+feature_option (struct nbd_handle *h, uint32_t code, bool already,
+                nbd_completion_callback cb)
+{
+  if (already) {
+    int error = 0;
+    if (cb.callback)
+      cb.callback (cb.user_data, &error);
+    free_closures (NULL, NULL, &cb);
+    h->conn.opt_result = 0;
+    h->conn.opt_count = 0;
+    return 0;
+  }
+  return start (h, code, (nbd_list_callback) { 0 }, (nbd_context_callback) { 0 },
+                cb, NULL);
+}
+
+int
+nbdi_aio_opt_structured_reply (struct nbd_handle *h, nbd_completion_callback cb)
+{
+  return feature_option (h, NBD_OPT_STRUCTURED_REPLY, h->conn.structured, cb);
+}
+
+int
+nbdi_aio_opt_extended_headers (struct nbd_handle *h, nbd_completion_callback cb)
+{
+  return feature_option (h, NBD_OPT_EXTENDED_HEADERS, h->conn.extended, cb);
+}
+
+int
+nbdi_aio_opt_abort (struct nbd_handle *h)
+{
+  return nbdi_option_abort (h);
+}
+
+/* ---- sync forms ---- */
+
+static bool
+option_over (struct nbd_handle *h, void *arg)
+{
+  (void) arg;
+  return nbdi_get_state (h) != NBDI_STATE_OPT_PENDING;
+}
+
+/* Wait for the option started by r, then report its outcome: the number
+ * of items it saw, or -1 with the server's reason. */
+static int
+wait_option (struct nbd_handle *h, int r)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  if (r == -1)
+    return -1;
+  if (nbdi_io_wait (h, option_over, NULL) == -1)
+    return -1;
+  if (c->opt_result) {
+    if (nbdi_get_state (h) == NBDI_STATE_DEAD && c->dead_msg)
+      nbdi_set_dead_error (h);
+    else if (c->opt_msg)
+      nbdi_set_error (c->opt_result, "%s", c->opt_msg);
+    else
+      nbdi_set_error (c->opt_result, "the server refused the option: %s",
+                      strerror (c->opt_result));
+    return -1;
+  }
+  return c->opt_count;
+}
+
+int
+nbdi_opt_go (struct nbd_handle *h)
+{
+  return wait_option (h, nbdi_aio_opt_go (h, NBD_NULL_COMPLETION)) < 0 ? -1 : 0;
+}
+
+int
+nbdi_opt_info (struct nbd_handle *h)
+{
+  return wait_option (h, nbdi_aio_opt_info (h, NBD_NULL_COMPLETION)) < 0 ? -1 : 0;
+}
+
+int
+nbdi_opt_list (struct nbd_handle *h, nbd_list_callback list)
+{
+  return wait_option (h, nbdi_aio_opt_list (h, list, NBD_NULL_COMPLETION));
+}
+
+int
+nbdi_opt_list_meta_context (struct nbd_handle *h, nbd_context_callback ctx)
+{
+  return wait_option (h, nbdi_aio_opt_list_meta_context (h, ctx, NBD_NULL_COMPLETION));
+}
+
+int
+nbdi_opt_list_meta_context_queries (struct nbd_handle *h, char **queries,
+                                    nbd_context_callback ctx)
+{
+  return wait_option (h, nbdi_aio_opt_list_meta_context_queries (h, queries, ctx,
+                                                                 NBD_NULL_COMPLETION));
+}
+
+int
+nbdi_opt_set_meta_context (struct nbd_handle *h, nbd_context_callback ctx)
+{
+  return wait_option (h, nbdi_aio_opt_set_meta_context (h, ctx, NBD_NULL_COMPLETION));
+}
+
+int
+nbdi_opt_set_meta_context_queries (struct nbd_handle *h, char **queries,
+                                   nbd_context_callback ctx)
+{
+  return wait_option (h, nbdi_aio_opt_set_meta_context_queries (h, queries, ctx,
+                                                                NBD_NULL_COMPLETION));
+}
+
+/* The feature options answer true/false; a refusal is not an error. */
+static int
+feature_result (struct nbd_handle *h, int r, bool *negotiated)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  if (r == -1)
+    return -1;
+  if (nbdi_io_wait (h, option_over, NULL) == -1)
+    return -1;
+  if (nbdi_get_state (h) == NBDI_STATE_DEAD) {
+    nbdi_set_dead_error (h);
+    return -1;
+  }
+  (void) c;
+  return *negotiated;
+}
+
+int
+nbdi_opt_structured_reply (struct nbd_handle *h)
+{
+  return feature_result (h, nbdi_aio_opt_structured_reply (h, NBD_NULL_COMPLETION),
+                         &h->conn.structured);
+}
+
+int
+nbdi_opt_extended_headers (struct nbd_handle *h)
+{
+  return feature_result (h, nbdi_aio_opt_extended_headers (h, NBD_NULL_COMPLETION),
+                         &h->conn.extended);
+}
+
+static bool
+abort_over (struct nbd_handle *h, void *arg)
+{
+  (void) arg;
+  return nbdi_state_permits (h, NBDI_GROUP_CLOSED | NBDI_GROUP_DEAD);
+}
+
+int
+nbdi_opt_abort (struct nbd_handle *h)
+{
+  if (nbdi_aio_opt_abort (h) == -1)
+    return -1;
+  if (nbdi_io_wait (h, abort_over, NULL) == -1) {
+    /* A server that simply hangs up after ABORT is fine. */
+    if (nbdi_get_state (h) == NBDI_STATE_CLOSED)
+      return 0;
+    return -1;
+  }
+  return 0;
+}

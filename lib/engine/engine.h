@@ -1,0 +1,95 @@
+/* Engine entry points, used by the driver (lib/api/io.c) and the API.
+ *
+ * Layering note: the engine needs the user's settings, the debug
+ * channel and the public error form, so it takes the handle itself
+ * rather than a narrower context; it still never performs I/O. */
+#ifndef NBDI_ENGINE_H
+#define NBDI_ENGINE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/conn.h"
+
+struct nbd_handle;
+
+/* Allocate buffers; 0 or -1 (ENOMEM set). */
+int nbdi_engine_init (struct nbd_handle *h);
+void nbdi_engine_free (struct nbd_handle *h);
+
+/* The socket is connected: start reading the server's greeting. */
+void nbdi_engine_start (struct nbd_handle *h);
+
+/* Bytes were added to rx (or landed in the direct destination):
+ * advance as far as they allow.  Returns 0, or -1 when the connection
+ * died (already recorded). */
+int nbdi_engine_consume (struct nbd_handle *h);
+
+/* The server closed its end. */
+void nbdi_engine_eof (struct nbd_handle *h);
+
+/* Fatal error: the handle goes to the dead state, every pending option
+ * and command completes with errnum, and the message is kept for the
+ * calls that fail afterwards. */
+void nbdi_engine_die (struct nbd_handle *h, int errnum, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+/* Directions the engine wants now (LIBNBD_AIO_DIRECTION_*). */
+unsigned nbdi_engine_direction (struct nbd_handle *h);
+
+/* Output queue. */
+bool nbdi_tx_pending (const struct nbdi_conn *c);
+int nbdi_tx_push (struct nbdi_conn *c, const void *base, size_t len);
+/* Account for n bytes sent from the front of the queue. */
+void nbdi_tx_advance (struct nbdi_conn *c, size_t n);
+
+/* ---- options (engine/options.c) ---- */
+
+/* Begin a user option in the negotiating state.  The option's closures
+ * are owned by the engine from here on.  0, or -1 with the error set. */
+int nbdi_option_start (struct nbd_handle *h, const struct nbdi_option *opt);
+
+/* Pick and send the next automatic option (or pause / finish). */
+int nbdi_option_next (struct nbd_handle *h);
+
+/* Handle one complete option reply (header + payload in rx). */
+int nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
+                       const uint8_t *payload);
+
+/* Complete the running option with err (0 = success) and release it. */
+void nbdi_option_finish (struct nbd_handle *h, int err);
+
+/* errno for an NBD_REP_ERR_* reply. */
+int nbdi_rep_errno (uint32_t type);
+
+/* Send NBD_OPT_ABORT and wait for the server to go away. */
+int nbdi_option_abort (struct nbd_handle *h);
+
+/* ---- transmission (engine/commands.c) ---- */
+
+/* Get a zeroed command with the next cookie. */
+struct nbdi_cmd *nbdi_cmd_new (struct nbd_handle *h);
+/* Queue it for sending and track it until its reply; returns its cookie. */
+int64_t nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd);
+/* Parse replies from rx. */
+int nbdi_replies_consume (struct nbd_handle *h);
+/* Fail every command in flight (connection died). */
+void nbdi_cmds_fail_all (struct nbd_handle *h, int errnum);
+/* Retire a completed command (frees its closures). */
+void nbdi_cmd_retire (struct nbd_handle *h, struct nbdi_cmd *cmd);
+/* Find a completed-but-unretired command. */
+struct nbdi_cmd *nbdi_cmd_find_done (struct nbd_handle *h, uint64_t cookie,
+                                     struct nbdi_cmd **prev);
+void nbdi_cmds_free (struct nbd_handle *h);
+/* Queue NBD_CMD_DISC. */
+int nbdi_cmd_disconnect (struct nbd_handle *h);
+
+/* Payload bytes the driver may read straight into a caller's buffer
+ * now (0: read into rx instead). */
+uint64_t nbdi_direct_want (const struct nbdi_conn *c);
+
+/* Transmission state after a change in commands in flight. */
+void nbdi_update_ready (struct nbd_handle *h);
+
+#endif

@@ -1,0 +1,83 @@
+/* The plain socket transport: the ops table straight onto the fd. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport/transport.h"
+
+static ssize_t
+sock_recv (struct nbdi_transport *t, void *buf, size_t len)
+{
+  ssize_t r;
+
+  do
+    r = recv (t->fd, buf, len, 0);
+  while (r == -1 && errno == EINTR);
+  return r;
+}
+
+static ssize_t
+sock_send (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
+           bool more)
+{
+  struct msghdr msg = {
+    .msg_iov = (struct iovec *) iov,
+    .msg_iovlen = (size_t) iovcnt,
+  };
+  /* MSG_NOSIGNAL: a server hanging up must be an EPIPE for the engine,
+   * not a SIGPIPE killing the program.  MSG_MORE lets the kernel merge
+   * a request header with the payload that follows it. */
+  int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+  ssize_t r;
+
+  do
+    r = sendmsg (t->fd, &msg, flags);
+  while (r == -1 && errno == EINTR);
+  return r;
+}
+
+static bool
+sock_pending (struct nbdi_transport *t)
+{
+  /* The kernel holds every unread byte, so poll() sees them all. */
+  (void) t;
+  return false;
+}
+
+static int
+sock_shutdown (struct nbdi_transport *t)
+{
+  return shutdown (t->fd, SHUT_WR);
+}
+
+static void
+sock_close (struct nbdi_transport *t)
+{
+  close (t->fd);
+  free (t);
+}
+
+static const struct nbdi_transport_ops socket_ops = {
+  .recv = sock_recv,
+  .send = sock_send,
+  .pending = sock_pending,
+  .shutdown = sock_shutdown,
+  .close = sock_close,
+};
+
+struct nbdi_transport *
+nbdi_transport_socket (int fd)
+{
+  struct nbdi_transport *t;
+
+  if (fd < 0) {
+    errno = EBADF;
+    return NULL;
+  }
+  t = malloc (sizeof *t);
+  if (t == NULL)
+    return NULL;
+  *t = (struct nbdi_transport) { .ops = &socket_ops, .fd = fd };
+  return t;
+}
