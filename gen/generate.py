@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import model  # noqa: E402
-from model import (Bool, Closure, Enum, Flags, RString)  # noqa: E402
+from model import (BufOut, Closure, Enum, Flags, RString)  # noqa: E402
 
 
 def load_spec(spec_dir):
@@ -247,6 +247,12 @@ def gen_entry(c, const):
         w("fail_early:")
         for a in closures:
             w("  if (%s.free)\n    %s.free (%s.user_data);" % (a.name, a.name, a.name))
+        for i, a in enumerate(c.args):
+            # A read buffer is never left uninitialized, even when the
+            # call fails before it starts (nbd_set_pread_initialize).
+            if isinstance(a, BufOut):
+                w("  if (%s && h->cfg.pread_initialize)\n    memset (%s, 0, %s);" % (
+                    a.name, a.name, c.args[i + 1].name))
         w("  ret = %s;" % (c.ret.err or "0"))
     w("done:" if needs_fail else "")
     rfmt, rexprs = c.ret.trace()

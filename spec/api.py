@@ -546,3 +546,65 @@ call("aio_disconnect", [Flags("flags", "CMD_FLAG", allowed=[], cmd=True)],
      RErr(), "1.0", states=["connected"], doc="""
 Queue NBD_CMD_DISC without waiting; no command may be issued afterwards,
 and the handle closes once the commands in flight are done.""")
+
+# ---- data commands ----------------------------------------------------------------------
+
+CONNECTED = ["connected"]
+COMPLETION = Closure("completion_callback", "completion", optional=True)
+RETIRE_DOC = ("The optional completion callback runs once when the reply is "
+              "complete, with *error set to the command's outcome (which it may "
+              "change); returning 1 retires the command at once, otherwise "
+              "retire it with nbd_aio_command_completed.  Returns the command's "
+              "cookie.")
+CHECKS_DOC = ("Requests the server does not advertise, zero-length, "
+              "out-of-bounds or misaligned requests are refused on the client "
+              "side as nbd_set_strict_mode selects.")
+
+DATA_CALLS = [
+    ("pread", [BufOut("buf"), SizeT("count"), UInt64("offset")], [], "1.0", [],
+     "read count bytes at offset into buf.  The buffer is fully written "
+     "even when the read fails (see nbd_set_pread_initialize)"),
+    ("pread_structured", [BufOut("buf"), SizeT("count"), UInt64("offset"),
+                          Closure("chunk_callback", "chunk")], [], "1.0", ["DF"],
+     "read count bytes at offset into buf, calling the chunk callback for "
+     "each piece the server sends (LIBNBD_READ_DATA, _HOLE or _ERROR)"),
+    ("pwrite", [BufIn("buf"), SizeT("count"), UInt64("offset")], [], "1.0",
+     ["FUA", "PAYLOAD_LEN"], "write count bytes from buf at offset"),
+    ("flush", [], [], "1.0", [], "ask the server to make all completed writes "
+     "persistent"),
+    ("trim", [UInt64("count"), UInt64("offset")], [], "1.0", ["FUA"],
+     "tell the server the range is no longer needed"),
+    ("cache", [UInt64("count"), UInt64("offset")], [], "1.0", [],
+     "ask the server to prefetch the range"),
+    ("zero", [UInt64("count"), UInt64("offset")], [], "1.0",
+     ["FUA", "NO_HOLE", "FAST_ZERO"], "write zeroes over the range"),
+    ("block_status", [UInt64("count"), UInt64("offset"),
+                      Closure("extent_callback", "extent")], [], "1.0", ["REQ_ONE"],
+     "ask for the status of the range in each negotiated meta context; the "
+     "extent callback receives (length, flags) pairs as 32-bit values"),
+    ("block_status_64", [UInt64("count"), UInt64("offset"),
+                         Closure("extent64_callback", "extent64")], [], "1.18",
+     ["REQ_ONE"], "like nbd_block_status, with 64-bit nbd_extent entries"),
+]
+
+for name, args, _, since, flags, what in DATA_CALLS:
+    fl = Flags("flags", "CMD_FLAG", allowed=flags, cmd=True)
+    # Reads pass their buffer; the sync call is the aio call plus a wait.
+    call(name, args + [fl], RErr(), since, states=CONNECTED, reentrant=False,
+         doc="Synchronously %s. %s" % (what, CHECKS_DOC))
+    call("aio_" + name, args + [COMPLETION, fl], RCookie(), since,
+         states=CONNECTED, doc="Start to %s, without waiting. %s %s" % (
+             what, RETIRE_DOC, CHECKS_DOC))
+
+call("aio_command_completed", [UInt64("cookie")], RBool(), "1.0", doc="""
+Retire a completed command: 1 if it succeeded, -1 with its error if it
+failed, 0 if it is still in flight.  A cookie that is unknown or already
+retired fails with EINVAL.""")
+
+call("aio_peek_command_completed", [], RInt64(), "1.0", doc="""
+Return the cookie of a completed command not yet retired, 0 if none has
+completed yet, or fail with EINVAL when nothing is in flight.""")
+
+call("aio_in_flight", [], RInt(), "1.0", states=["connected", "closed", "dead"],
+     doc="""
+Return how many commands have been issued and not yet completed.""")

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The entry points must keep their NULL checks: no nonnull attributes. */
 #define LIBNBD_ATTRIBUTE_NONNULL(...)

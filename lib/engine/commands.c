@@ -387,7 +387,6 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
   uint32_t id;
   int64_t n = wire_decode_block_status (p, len, ext, &id);
   const char *name;
-  size_t hdr = ext ? 8 : 4;
   int error = 0;
 
   if (cmd->type != NBD_CMD_BLOCK_STATUS || n <= 0 || ext != c->extended)
@@ -400,7 +399,7 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
     if (e == NULL)
       return protocol_error (h, "out of memory");
     for (int64_t i = 0; i < n; i++)
-      wire_block_descriptor (p + hdr, ext, i, &e[i].length, &e[i].flags);
+      wire_block_descriptor (p, ext, i, &e[i].length, &e[i].flags);
     cmd->extent64.callback (cmd->extent64.user_data, name, cmd->offset, e, n, &error);
     free (e);
   }
@@ -410,7 +409,7 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
       return protocol_error (h, "out of memory");
     for (int64_t i = 0; i < n; i++) {
       uint64_t l, f;
-      wire_block_descriptor (p + hdr, ext, i, &l, &f);
+      wire_block_descriptor (p, ext, i, &l, &f);
       e[2 * i] = l > UINT32_MAX ? UINT32_MAX : (uint32_t) l;
       e[2 * i + 1] = (uint32_t) f;
     }

@@ -1,0 +1,347 @@
+/* Data commands, async and sync, with the client-side checks that
+ * nbd_set_strict_mode controls. */
+#include <string.h>
+
+#include "api/internal.h"
+#include "api/io.h"
+#include "engine/engine.h"
+
+/* Everything a command needs before it is queued. */
+struct request {
+  uint16_t type;
+  uint32_t flags;
+  uint64_t offset, count;
+  void *rbuf;
+  const void *wbuf;
+};
+
+static int
+refuse (int err, const char *what)
+{
+  nbdi_set_error (err, "%s", what);
+  return -1;
+}
+
+/* Client-side validation, as strict mode asks. */
+static int
+check (struct nbd_handle *h, const struct request *r)
+{
+  const struct nbdi_conn *c = &h->conn;
+  uint32_t strict = h->cfg.strict;
+  uint16_t ef = c->info.eflags;
+
+  if (c->disc_queued)
+    return refuse (EINVAL, "cannot issue commands after a disconnect");
+  if (strict & LIBNBD_STRICT_COMMANDS) {
+    if ((r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM
+         || r->type == NBD_CMD_WRITE_ZEROES) && (ef & NBD_FLAG_READ_ONLY))
+      return refuse (EPERM, "server does not support write operations");
+    if (r->type == NBD_CMD_FLUSH && !(ef & NBD_FLAG_SEND_FLUSH))
+      return refuse (EINVAL, "server does not support flush operations");
+    if (r->type == NBD_CMD_TRIM && !(ef & NBD_FLAG_SEND_TRIM))
+      return refuse (EINVAL, "server does not support trim operations");
+    if (r->type == NBD_CMD_WRITE_ZEROES && !(ef & NBD_FLAG_SEND_WRITE_ZEROES))
+      return refuse (EINVAL, "server does not support zero operations");
+    if (r->type == NBD_CMD_CACHE && !(ef & NBD_FLAG_SEND_CACHE))
+      return refuse (EINVAL, "server does not support cache operations");
+    if ((r->flags & LIBNBD_CMD_FLAG_FUA) && !(ef & NBD_FLAG_SEND_FUA))
+      return refuse (EINVAL, "server does not support the FUA flag");
+    if ((r->flags & LIBNBD_CMD_FLAG_DF) && !(ef & NBD_FLAG_SEND_DF))
+      return refuse (EINVAL, "server does not support the DF flag");
+    if ((r->flags & LIBNBD_CMD_FLAG_FAST_ZERO) && !(ef & NBD_FLAG_SEND_FAST_ZERO))
+      return refuse (EINVAL, "server does not support the FAST_ZERO flag");
+    if (r->type == NBD_CMD_BLOCK_STATUS && c->nr_metas == 0)
+      return refuse (ENOTSUP, "no meta context was negotiated: "
+                     "did you call nbd_add_meta_context?");
+  }
+  if ((strict & LIBNBD_STRICT_ZERO_SIZE) && r->count == 0
+      && r->type != NBD_CMD_FLUSH)
+    return refuse (EINVAL, "count cannot be 0");
+  if ((strict & LIBNBD_STRICT_BOUNDS) && r->type != NBD_CMD_FLUSH
+      && (r->offset > c->info.size || r->count > c->info.size - r->offset))
+    return refuse (EINVAL, "request out of bounds");
+  if ((strict & LIBNBD_STRICT_ALIGN) && c->info.block_min > 1
+      && r->type != NBD_CMD_FLUSH
+      && (r->offset % c->info.block_min || r->count % c->info.block_min))
+    return refuse (EINVAL, "request is not aligned to the server's minimum block size");
+  if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE)
+      && r->count > (uint64_t) nbdi_get_block_size (h, LIBNBD_SIZE_PAYLOAD))
+    return refuse (ERANGE, "request too large for the server");
+  if (!c->extended && r->count > UINT32_MAX)
+    return refuse (ERANGE, "request too large without extended headers");
+  return 0;
+}
+
+static int64_t
+issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback completion,
+       nbd_chunk_callback chunk, nbd_extent_callback extent,
+       nbd_extent64_callback extent64)
+{
+  struct nbdi_cmd *cmd = NULL;
+  int64_t cookie;
+
+  if (check (h, r) == -1 || (cmd = nbdi_cmd_new (h)) == NULL)
+    goto fail;
+  cmd->type = r->type;
+  cmd->flags = r->flags;
+  cmd->offset = r->offset;
+  cmd->count = r->count;
+  cmd->rbuf = r->rbuf;
+  cmd->wbuf = r->wbuf;
+  cmd->init_buf = r->rbuf && h->cfg.pread_initialize;
+  cmd->completion = completion;
+  cmd->chunk = chunk;
+  cmd->extent = extent;
+  cmd->extent64 = extent64;
+  cookie = nbdi_cmd_submit (h, cmd);
+  if (cookie == -1) {
+    cmd->completion.free = NULL;
+    cmd->chunk.free = NULL;
+    cmd->extent.free = NULL;
+    cmd->extent64.free = NULL;
+    nbdi_cmd_retire (h, cmd);
+    goto fail;
+  }
+  /* Send at once when the socket takes it: no wait for a poll round. */
+  if (nbdi_io_send (h) == -1) {
+    nbdi_set_dead_error (h);
+    return -1;
+  }
+  return cookie;
+
+ fail:
+  if (r->rbuf && h->cfg.pread_initialize)
+    memset (r->rbuf, 0, r->count);
+  if (completion.free) completion.free (completion.user_data);
+  if (chunk.free) chunk.free (chunk.user_data);
+  if (extent.free) extent.free (extent.user_data);
+  if (extent64.free) extent64.free (extent64.user_data);
+  return -1;
+}
+
+#define NO_CHUNK ((nbd_chunk_callback) { .callback = NULL })
+#define NO_EXTENT ((nbd_extent_callback) { .callback = NULL })
+#define NO_EXTENT64 ((nbd_extent64_callback) { .callback = NULL })
+
+int64_t
+nbdi_aio_pread (struct nbd_handle *h, void *buf, size_t count, uint64_t offset,
+                nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_READ, flags, offset, count, buf, NULL };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_pread_structured (struct nbd_handle *h, void *buf, size_t count,
+                           uint64_t offset, nbd_chunk_callback chunk,
+                           nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_READ, flags, offset, count, buf, NULL };
+  return issue (h, &r, cb, chunk, NO_EXTENT, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_pwrite (struct nbd_handle *h, const void *buf, size_t count,
+                 uint64_t offset, nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_WRITE, flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
+                       offset, count, NULL, buf };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_flush (struct nbd_handle *h, nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_FLUSH, flags, 0, 0, NULL, NULL };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_trim (struct nbd_handle *h, uint64_t count, uint64_t offset,
+               nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_TRIM, flags, offset, count, NULL, NULL };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_cache (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_CACHE, flags, offset, count, NULL, NULL };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_zero (struct nbd_handle *h, uint64_t count, uint64_t offset,
+               nbd_completion_callback cb, uint32_t flags)
+{
+  struct request r = { NBD_CMD_WRITE_ZEROES, flags, offset, count, NULL, NULL };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
+}
+
+/* Without extended headers a block status request is limited to 32 bits;
+ * the server answers for a prefix anyway, so clamp instead of failing. */
+static uint64_t
+status_count (struct nbd_handle *h, uint64_t count)
+{
+  if (!h->conn.extended && count > UINT32_MAX)
+    return UINT32_MAX & ~(uint64_t) 511;
+  return count;
+}
+
+int64_t
+nbdi_aio_block_status (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                       nbd_extent_callback extent, nbd_completion_callback cb,
+                       uint32_t flags)
+{
+  struct request r = { NBD_CMD_BLOCK_STATUS, flags, offset, status_count (h, count),
+                       NULL, NULL };
+  return issue (h, &r, cb, NO_CHUNK, extent, NO_EXTENT64);
+}
+
+int64_t
+nbdi_aio_block_status_64 (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                          nbd_extent64_callback extent, nbd_completion_callback cb,
+                          uint32_t flags)
+{
+  struct request r = { NBD_CMD_BLOCK_STATUS, flags, offset, status_count (h, count),
+                       NULL, NULL };
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
+}
+
+/* ---- completion bookkeeping ---- */
+
+int
+nbdi_aio_command_completed (struct nbd_handle *h, uint64_t cookie)
+{
+  struct nbdi_conn *c = &h->conn;
+  struct nbdi_cmd *prev = NULL, *cmd = nbdi_cmd_find_done (h, cookie, &prev);
+  int error;
+
+  if (cmd == NULL) {
+    if (c->in_flight && cookie > 0 && cookie < c->next_cookie)
+      return 0;                 /* may still be in flight */
+    nbdi_set_error (EINVAL, "invalid or already retired cookie %" PRIu64, cookie);
+    return -1;
+  }
+  if (prev)
+    prev->next = cmd->next;
+  else
+    c->done_head = cmd->next;
+  if (c->done_tail == cmd)
+    c->done_tail = prev;
+  error = cmd->error;
+  if (error) {
+    if (cmd->error_msg)
+      nbdi_set_error (error, "%s: %s", wire_command_name (cmd->type), cmd->error_msg);
+    else
+      nbdi_set_error (error, "%s failed: %s", wire_command_name (cmd->type),
+                      strerror (error));
+  }
+  nbdi_cmd_retire (h, cmd);
+  return error ? -1 : 1;
+}
+
+int64_t
+nbdi_aio_peek_command_completed (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  if (c->done_head)
+    return c->done_head->cookie;
+  if (c->in_flight)
+    return 0;
+  nbdi_set_error (EINVAL, "no commands are in flight");
+  return -1;
+}
+
+int
+nbdi_aio_in_flight (struct nbd_handle *h)
+{
+  return h->conn.in_flight;
+}
+
+/* ---- sync forms: the aio call, then wait for that cookie ---- */
+
+static bool
+cookie_done (struct nbd_handle *h, void *arg)
+{
+  return nbdi_cmd_find_done (h, *(uint64_t *) arg, NULL) != NULL;
+}
+
+static int
+wait_cookie (struct nbd_handle *h, int64_t cookie)
+{
+  uint64_t c = cookie;
+
+  if (cookie == -1)
+    return -1;
+  if (nbdi_io_wait (h, cookie_done, &c) == -1 && !cookie_done (h, &c))
+    return -1;
+  return nbdi_aio_command_completed (h, c) == 1 ? 0 : -1;
+}
+
+int
+nbdi_pread (struct nbd_handle *h, void *buf, size_t count, uint64_t offset,
+            uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_pread (h, buf, count, offset, NBD_NULL_COMPLETION,
+                                         flags));
+}
+
+int
+nbdi_pread_structured (struct nbd_handle *h, void *buf, size_t count,
+                       uint64_t offset, nbd_chunk_callback chunk, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_pread_structured (h, buf, count, offset, chunk,
+                                                    NBD_NULL_COMPLETION, flags));
+}
+
+int
+nbdi_pwrite (struct nbd_handle *h, const void *buf, size_t count, uint64_t offset,
+             uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_pwrite (h, buf, count, offset, NBD_NULL_COMPLETION,
+                                          flags));
+}
+
+int
+nbdi_flush (struct nbd_handle *h, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_flush (h, NBD_NULL_COMPLETION, flags));
+}
+
+int
+nbdi_trim (struct nbd_handle *h, uint64_t count, uint64_t offset, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_trim (h, count, offset, NBD_NULL_COMPLETION, flags));
+}
+
+int
+nbdi_cache (struct nbd_handle *h, uint64_t count, uint64_t offset, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_cache (h, count, offset, NBD_NULL_COMPLETION, flags));
+}
+
+int
+nbdi_zero (struct nbd_handle *h, uint64_t count, uint64_t offset, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_zero (h, count, offset, NBD_NULL_COMPLETION, flags));
+}
+
+int
+nbdi_block_status (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                   nbd_extent_callback extent, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_block_status (h, count, offset, extent,
+                                                NBD_NULL_COMPLETION, flags));
+}
+
+int
+nbdi_block_status_64 (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                      nbd_extent64_callback extent, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_block_status_64 (h, count, offset, extent,
+                                                   NBD_NULL_COMPLETION, flags));
+}
