@@ -102,8 +102,10 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
     nbdi_cmd_retire (h, cmd);
     goto fail;
   }
-  /* Send at once when the socket takes it: no wait for a poll round. */
-  if (nbdi_io_send (h) == -1) {
+  /* A lone command leaves at once (latency); with others in flight it
+   * joins the queue, which the next poll or reply batch sends with one
+   * system call. */
+  if (h->conn.in_flight == 1 && nbdi_io_send (h) == -1) {
     nbdi_set_dead_error (h);
     return -1;
   }

@@ -111,6 +111,9 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
   *drained = (size_t) n < asked;
   if (nbdi_engine_consume (h) == -1)
     return -1;
+  /* Commands issued by completion callbacks leave together, now. */
+  if (nbdi_tx_pending (&h->conn) && nbdi_io_send (h) == -1)
+    return -1;
   nbdi_update_ready (h);
   return 0;
 }
@@ -184,8 +187,14 @@ int
 nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
 {
   struct pollfd fds[2];
-  unsigned dir = nbdi_engine_direction (h);
+  unsigned dir;
   int fd = nbdi_io_fd (h), nfds = 0, r;
+
+  /* Queued requests go out before sleeping: no poll round needed. */
+  if (h->conn.phase != PH_DIAL && h->conn.transport && nbdi_tx_pending (&h->conn)
+      && nbdi_io_send (h) == -1)
+    goto dead;
+  dir = nbdi_engine_direction (h);
 
   if (fd == -1 || dir == 0) {
     if (extra_fd < 0) {

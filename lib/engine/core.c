@@ -256,7 +256,12 @@ on_greeting (struct nbd_handle *h)
 static int
 on_oldstyle (struct nbd_handle *h)
 {
-  export_known (h, rx_take (&h->conn, WIRE_OLDSTYLE_REST_SIZE));
+  struct wire_export e;
+
+  wire_decode_oldstyle (rx_take (&h->conn, WIRE_OLDSTYLE_REST_SIZE), &e);
+  h->conn.info.known = true;
+  h->conn.info.size = e.size;
+  h->conn.info.eflags = e.eflags;
   enter_transmission (h);
   return 0;
 }
