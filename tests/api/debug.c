@@ -205,6 +205,43 @@ nested_calls (void)
   nbd_close (nested_h);
 }
 
+/* nbd_close from inside a callback on the same handle would free the
+ * handle under the running call: it is refused (EDEADLK) and the handle
+ * stays usable. */
+static struct nbd_handle *closing_h;
+static int close_tries, close_errno, close_prefix_ok;
+
+static int
+close_cb (void *opaque, const char *context, const char *msg)
+{
+  (void) opaque; (void) context; (void) msg;
+  if (close_tries++ == 0) {
+    nbd_close (closing_h);
+    close_errno = nbd_get_errno ();
+    close_prefix_ok = test_starts_with (nbd_get_error (), "nbd_close: ");
+  }
+  return 0;
+}
+
+static void
+close_from_callback (void)
+{
+  struct log l = { 0 };
+
+  closing_h = test_create ();
+  CHECK_INT (nbd_set_debug_callback (closing_h, ((nbd_debug_callback) {
+          .callback = close_cb, .user_data = &l, .free = log_free })), 0);
+  CHECK_INT (nbd_set_debug (closing_h, true), 0);
+  CHECK_INT (nbd_set_export_name (closing_h, "still here"), 0);
+  CHECK (close_tries > 0);
+  CHECK_INT (close_errno, EDEADLK);
+  CHECK (close_prefix_ok);
+  CHECK_INT (l.frees, 0);
+  CHECK_STR_FREE (nbd_get_export_name (closing_h), "still here");
+  nbd_close (closing_h);
+  CHECK_INT (l.frees, 1);
+}
+
 int
 main (void)
 {
@@ -212,5 +249,6 @@ main (void)
   messages ();
   closure_lifetime ();
   nested_calls ();
+  close_from_callback ();
   return test_exit ();
 }

@@ -9,7 +9,20 @@
  *  - a call that waits for the server (reentrant = NO), made from a
  *    callback running on the same handle, fails with EDEADLK instead of
  *    deadlocking, and frees its closures once.
- * The other states are covered by wrong-state.c, which needs a server.
+ * The other states are covered by wrong-state.c (with nbdkit), and
+ * tests/diff compares much of this with libnbd.
+ *
+ * TODO, not yet covered anywhere:
+ *  - calls permitted in negotiating/connected/closed, checked there for
+ *    their effect rather than only the refusals (the interop and data
+ *    suites do much of it);
+ *  - defaults visible only through nbd_connect_uri (not in the table
+ *    yet): uri_allow_transports (all), uri_allow_tls (ALLOW),
+ *    uri_allow_local_file (off), uri_allow_tls_priority (off);
+ *  - that tls_certificates and tls_psk_file start unset, once TLS lands;
+ *  - pread_initialize clearing the buffer of a read the server fails
+ *    (the refused-for-state case is compared with libnbd in tests/diff);
+ *  - EDEADLK from completion callbacks (only debug callbacks so far).
  */
 #include "calls.h"
 
