@@ -219,7 +219,7 @@ def gen_entry(c, const):
     if c.locked:
         w("  struct nbdi_lock_frame frame;")
     if c.may_fail:
-        w("  nbdi_set_context (\"%s\");" % fn)
+        w("  const char *outer_context = nbdi_set_context (\"%s\");" % fn)
     if c.locked and c.reentrant:
         w("  nbdi_lock (h, &frame);")
     elif c.locked:
@@ -268,6 +268,8 @@ def gen_entry(c, const):
             fn, rfmt, "".join(", " + e for e in rexprs)))
     if c.locked:
         w("  nbdi_unlock (h, &frame);")
+    if c.may_fail:
+        w("  nbdi_set_context (outer_context);")
     w("  return ret;\n}\n")
     return "\n".join(line for line in o if line != "") + "\n"
 

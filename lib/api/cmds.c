@@ -33,9 +33,6 @@ check (struct nbd_handle *h, const struct request *r)
   if (c->disc_queued)
     return refuse (EINVAL, "cannot issue commands after a disconnect");
   if (strict & LIBNBD_STRICT_COMMANDS) {
-    if ((r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM
-         || r->type == NBD_CMD_WRITE_ZEROES) && (ef & NBD_FLAG_READ_ONLY))
-      return refuse (EPERM, "server does not support write operations");
     if (r->type == NBD_CMD_FLUSH && !(ef & NBD_FLAG_SEND_FLUSH))
       return refuse (EINVAL, "server does not support flush operations");
     if (r->type == NBD_CMD_TRIM && !(ef & NBD_FLAG_SEND_TRIM))
@@ -44,6 +41,11 @@ check (struct nbd_handle *h, const struct request *r)
       return refuse (EINVAL, "server does not support zero operations");
     if (r->type == NBD_CMD_CACHE && !(ef & NBD_FLAG_SEND_CACHE))
       return refuse (EINVAL, "server does not support cache operations");
+    /* Only after the above: a command never advertised is EINVAL even on
+     * a read-only export. */
+    if ((r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM
+         || r->type == NBD_CMD_WRITE_ZEROES) && (ef & NBD_FLAG_READ_ONLY))
+      return refuse (EPERM, "server does not support write operations");
     if ((r->flags & LIBNBD_CMD_FLAG_FUA) && !(ef & NBD_FLAG_SEND_FUA))
       return refuse (EINVAL, "server does not support the FUA flag");
     if ((r->flags & LIBNBD_CMD_FLAG_DF) && !(ef & NBD_FLAG_SEND_DF))
@@ -58,8 +60,12 @@ check (struct nbd_handle *h, const struct request *r)
       && r->type != NBD_CMD_FLUSH)
     return refuse (EINVAL, "count cannot be 0");
   if ((strict & LIBNBD_STRICT_BOUNDS) && r->type != NBD_CMD_FLUSH
-      && (r->offset > c->info.size || r->count > c->info.size - r->offset))
-    return refuse (EINVAL, "request out of bounds");
+      && (r->offset > c->info.size || r->count > c->info.size - r->offset)) {
+    /* Writing past the end means "no space", as a server would say. */
+    bool writes = r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM
+      || r->type == NBD_CMD_WRITE_ZEROES;
+    return refuse (writes ? ENOSPC : EINVAL, "request out of bounds");
+  }
   if ((strict & LIBNBD_STRICT_ALIGN) && c->info.block_min > 1
       && r->type != NBD_CMD_FLUSH
       && (r->offset % c->info.block_min || r->count % c->info.block_min))
@@ -114,10 +120,10 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
  fail:
   if (r->rbuf && h->cfg.pread_initialize)
     memset (r->rbuf, 0, r->count);
-  if (completion.free) completion.free (completion.user_data);
   if (chunk.free) chunk.free (chunk.user_data);
   if (extent.free) extent.free (extent.user_data);
   if (extent64.free) extent64.free (extent64.user_data);
+  if (completion.free) completion.free (completion.user_data);
   return -1;
 }
 
@@ -222,8 +228,8 @@ nbdi_aio_command_completed (struct nbd_handle *h, uint64_t cookie)
   int error;
 
   if (cmd == NULL) {
-    if (c->in_flight && cookie > 0 && cookie < c->next_cookie)
-      return 0;                 /* may still be in flight */
+    if (nbdi_cmd_in_flight (h, cookie))
+      return 0;
     nbdi_set_error (EINVAL, "invalid or already retired cookie %" PRIu64, cookie);
     return -1;
   }

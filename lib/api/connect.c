@@ -14,8 +14,10 @@ dialed (struct nbd_handle *h, int r)
   struct nbdi_dialer *d = &h->dialer;
 
   if (r == -1) {
+    /* As in libnbd, a failed connect is final: the handle is dead. */
     nbdi_set_error (d->err, "%s: %s", d->what, strerror (d->err));
     nbdi_dialer_cleanup (d);
+    nbdi_set_state (h, NBDI_STATE_DEAD);
     return -1;
   }
   if (d->pid > 0)
@@ -98,6 +100,9 @@ nbdi_aio_connect_systemd_socket_activation (struct nbd_handle *h, char **argv)
   if (check_argv (argv) == -1)
     return -1;
   nbdi_dialer_init (&h->dialer);
+  /* A socket-activated server outlives our connection (it could accept
+   * another), so nbd_close stops it rather than waiting. */
+  h->pid_listens = true;
   return dialed (h, nbdi_dial_socket_activation (&h->dialer, argv,
                                                  h->cfg.socket_activation_name));
 }

@@ -32,10 +32,12 @@ make_key (void)
   pthread_key_create (&cleanup_key, free_message);
 }
 
-void
+const char *
 nbdi_set_context (const char *function)
 {
+  const char *old = last.context;
   last.context = function;
+  return old;
 }
 
 static void

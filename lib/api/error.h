@@ -3,8 +3,10 @@
 #ifndef NBDI_API_ERROR_H
 #define NBDI_API_ERROR_H
 
-/* Name the public call now running on this thread (a string literal). */
-void nbdi_set_context (const char *function);
+/* Name the public call now running on this thread (a string literal),
+ * returning the previous one: a callback may call into the library
+ * while an outer call is still running, so entry points restore it. */
+const char *nbdi_set_context (const char *function);
 
 /* Record the failure of the current call: errnum (never 0) and a
  * printf-style message, prefixed with the call's name. */

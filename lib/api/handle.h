@@ -51,6 +51,7 @@ struct nbd_handle {
   struct nbdi_conn conn;               /* the engine's connection state */
   struct nbdi_dialer dialer;           /* while connecting */
   pid_t pid;                           /* server subprocess, or -1 */
+  bool pid_listens;                    /* it keeps listening: stop it on close */
 };
 
 static inline enum nbdi_state

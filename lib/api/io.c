@@ -195,6 +195,8 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
       && nbdi_io_send (h) == -1)
     goto dead;
   dir = nbdi_engine_direction (h);
+  if (dir == 0 && nbdi_state_permits (h, NBDI_GROUP_CLOSED))
+    return 1;                   /* sending the disconnect closed the handle */
 
   if (fd == -1 || dir == 0) {
     if (extra_fd < 0) {

@@ -120,6 +120,9 @@ nbdi_connection_close (struct nbd_handle *h)
   }
   nbdi_dialer_cleanup (&h->dialer);
   nbdi_engine_free (h);
-  if (h->pid > 0)
+  if (h->pid > 0) {
+    if (h->pid_listens)
+      nbdi_child_kill (h->pid, SIGTERM);
     reap_child (h->pid);
+  }
 }

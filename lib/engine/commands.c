@@ -134,14 +134,14 @@ recycle (struct nbdi_conn *c, struct nbdi_cmd *cmd)
 static void
 free_closures (struct nbdi_cmd *cmd)
 {
-  if (cmd->completion.free)
-    cmd->completion.free (cmd->completion.user_data);
   if (cmd->chunk.free)
     cmd->chunk.free (cmd->chunk.user_data);
   if (cmd->extent.free)
     cmd->extent.free (cmd->extent.user_data);
   if (cmd->extent64.free)
     cmd->extent64.free (cmd->extent64.user_data);
+  if (cmd->completion.free)
+    cmd->completion.free (cmd->completion.user_data);
   cmd->completion.free = NULL;
   cmd->chunk.free = cmd->extent.free = cmd->extent64.free = NULL;
 }
@@ -212,6 +212,12 @@ nbdi_cmd_disconnect (struct nbd_handle *h)
   return 0;
 }
 
+bool
+nbdi_cmd_in_flight (struct nbd_handle *h, uint64_t cookie)
+{
+  return map_find (&h->conn.map, cookie, NULL) != NULL;
+}
+
 struct nbdi_cmd *
 nbdi_cmd_find_done (struct nbd_handle *h, uint64_t cookie, struct nbdi_cmd **prevp)
 {
@@ -249,7 +255,10 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
   if (cmd->completion.callback) {
     int error = cmd->error;
     int r = cmd->completion.callback (cmd->completion.user_data, &error);
-    cmd->error = error;
+    /* The callback may report a failure of its own by returning -1 with
+     * *error set; it cannot turn a failed command into a success. */
+    if (r == -1 && error != 0)
+      cmd->error = error;
     if (r == 1) {
       nbdi_cmd_retire (h, cmd);
       nbdi_update_ready (h);

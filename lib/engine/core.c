@@ -262,6 +262,7 @@ on_oldstyle (struct nbd_handle *h)
   h->conn.info.known = true;
   h->conn.info.size = e.size;
   h->conn.info.eflags = e.eflags;
+  h->cfg.handshake_flags = 0;   /* oldstyle has none */
   enter_transmission (h);
   return 0;
 }
