@@ -580,6 +580,8 @@ struct it_calls {
   int completion_ret;           /* what the completion callback returns */
   char names[1024];             /* items seen, comma separated */
   char descs[1024];             /* descriptions seen (list) */
+  char trace[256];              /* I per item, C completion, F item free,
+                                 * G completion free, in order */
 };
 
 static inline void
@@ -598,11 +600,19 @@ it_append (char *buf, size_t size, const char *s)
   snprintf (buf + used, size - used, "%s%s", used ? "," : "", s);
 }
 
+static inline void
+it_event (struct it_calls *c, const char *ev)
+{
+  size_t used = strlen (c->trace);
+  snprintf (c->trace + used, sizeof c->trace - used, "%s", ev);
+}
+
 static inline int
 it_list_cb (void *ud, const char *name, const char *desc)
 {
   struct it_calls *c = ud;
   c->items++;
+  it_event (c, "I");
   it_append (c->names, sizeof c->names, name);
   it_append (c->descs, sizeof c->descs, desc);
   return 0;
@@ -613,6 +623,7 @@ it_context_cb (void *ud, const char *name)
 {
   struct it_calls *c = ud;
   c->items++;
+  it_event (c, "I");
   it_append (c->names, sizeof c->names, name);
   return 0;
 }
@@ -623,6 +634,7 @@ it_completion_cb (void *ud, int *error)
   struct it_calls *c = ud;
   c->completions++;
   c->error = *error;
+  it_event (c, "C");
   return c->completion_ret;
 }
 
@@ -631,6 +643,15 @@ it_free_cb (void *ud)
 {
   struct it_calls *c = ud;
   c->frees++;
+  it_event (c, "F");
+}
+
+static inline void
+it_free_completion_cb (void *ud)
+{
+  struct it_calls *c = ud;
+  c->frees++;
+  it_event (c, "G");
 }
 
 static inline nbd_list_callback
@@ -651,7 +672,7 @@ static inline nbd_completion_callback
 it_completion_closure (struct it_calls *c)
 {
   return (nbd_completion_callback) { .callback = it_completion_cb,
-                                     .user_data = c, .free = it_free_cb };
+                                     .user_data = c, .free = it_free_completion_cb };
 }
 
 /* Is an item in a comma separated list? */
