@@ -27,19 +27,11 @@ import sys
 # Differences between libnbd 1.14 and fastnbd that are known and reported.
 # Each entry: why the outputs differ, and whose move it is.
 KNOWN = {
-    "notify-without-connection":
-        "nbd_aio_notify_read/write on a handle without a connection: "
-        "libnbd fails (EINVAL, no such event in this state), fastnbd "
-        "returns 0.  fastnbd bug, reported.",
     "unknown-cookie":
         "nbd_aio_command_completed with a cookie that does not exist or was "
         "already retired: libnbd 1.14 answers 0 (\"still in flight\"), "
         "fastnbd fails with EINVAL.  Deliberate in fastnbd so that a wait "
         "loop on a bad cookie cannot spin forever; to be confirmed.",
-    "failed-connect-state":
-        "a connect that fails: libnbd moves the handle to the dead state "
-        "(a second connect and the created-state setters are then refused "
-        "with EINVAL), fastnbd leaves it created.  fastnbd bug, reported.",
 }
 
 
