@@ -274,6 +274,21 @@ it_wait_file (pid_t pid, const char *path)
   return false;
 }
 
+/* Wait until a path exists (a socket file, say). */
+static inline bool
+it_wait_exists (pid_t pid, const char *path)
+{
+  struct stat st;
+  for (int i = 0; i < 2000; i++) {
+    if (stat (path, &st) == 0)
+      return true;
+    if (!it_alive (pid))
+      return false;
+    usleep (10000);
+  }
+  return false;
+}
+
 /* A loopback TCP port nobody listens on right now. */
 static inline int
 it_free_port (void)
