@@ -163,6 +163,35 @@ getters_case (void)
     nbd_close (h);
   }
 
+  it_section ("a failed nbd_opt_info / nbd_opt_go forgets what an earlier INFO taught");
+  {
+    struct nbd_handle *h = test_create ();
+    CHECK_OK (nbd_set_opt_mode (h, true));
+    CHECK_OK (nbd_set_full_info (h, true));
+    CHECK_OK (nbd_connect_command (h, it_fakesrv ("--export", "a:about a:1M", NULL)));
+    CHECK_OK (nbd_set_export_name (h, "a"));
+    CHECK_OK (nbd_opt_info (h));
+    CHECK_INT (nbd_get_size (h), 1024 * 1024);
+    printf ("   renaming alone keeps the facts (as libnbd does)\n");
+    CHECK_OK (nbd_set_export_name (h, "b"));
+    CHECK_INT (nbd_get_size (h), 1024 * 1024);
+    printf ("   INFO on \"b\" fails: the facts of \"a\" must not be reported for it\n");
+    CHECK_FAIL (nbd_opt_info (h), ENOENT, "nbd_opt_info");
+    CHECK_FAIL (nbd_get_size (h), EINVAL, "nbd_get_size");
+    CHECK_FAIL (nbd_can_flush (h), EINVAL, "nbd_can_flush");
+    CHECK_FAIL_NULL (nbd_get_export_description (h), EINVAL, "nbd_get_export_description");
+    CHECK_OK (nbd_set_export_name (h, "a"));
+    CHECK_OK (nbd_opt_info (h));
+    CHECK_INT (nbd_get_size (h), 1024 * 1024);
+    printf ("   GO on \"b\" fails: likewise\n");
+    CHECK_OK (nbd_set_export_name (h, "b"));
+    CHECK_FAIL (nbd_opt_go (h), ENOENT, "nbd_opt_go");
+    CHECK (nbd_aio_is_negotiating (h));
+    CHECK_FAIL (nbd_get_size (h), EINVAL, "nbd_get_size");
+    CHECK_FAIL (nbd_is_read_only (h), EINVAL, "nbd_is_read_only");
+    nbd_close (h);
+  }
+
   it_section ("a failed nbd_opt_info teaches nothing");
   {
     struct nbd_handle *h = test_create ();
