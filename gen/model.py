@@ -143,8 +143,8 @@ class Flags(Arg):
 
 
 class Closure(Arg):
-    """A callback struct passed by value.  Required closures with both
-    .callback and .free NULL are refused with EFAULT."""
+    """A callback struct passed by value.  A required closure whose
+    .callback is NULL is refused with EFAULT (its .free still runs)."""
 
     def __init__(self, name, cbtype, optional=False):
         super().__init__(name)

@@ -57,6 +57,8 @@ nbdi_can_meta_context (struct nbd_handle *h, const char *name)
 {
   const struct nbdi_conn *c = &h->conn;
 
+  if (!c->meta_set && export_info (h) == NULL)
+    return -1;
   for (size_t i = 0; i < c->nr_metas; i++)
     if (strcmp (c->metas[i].name, name) == 0)
       return 1;

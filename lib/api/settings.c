@@ -74,8 +74,17 @@ nbdi_get_tls_username (struct nbd_handle *h)
   struct passwd pw, *result = NULL;
   char buf[4096];
 
+  char login[256];
+  const char *env = getenv ("LOGNAME");
+
   if (h->cfg.tls_username)
     return nbdi_strdup (h->cfg.tls_username);
+  /* libnbd's order first (LOGNAME, then the login name); the password
+   * entry keeps this working in containers that have neither. */
+  if (env && *env)
+    return nbdi_strdup (env);
+  if (getlogin_r (login, sizeof login) == 0)
+    return nbdi_strdup (login);
   if (getpwuid_r (geteuid (), &pw, buf, sizeof buf, &result) == 0 && result)
     return nbdi_strdup (result->pw_name);
   nbdi_set_error (ENOENT, "cannot find the name of the current user");

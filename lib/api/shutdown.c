@@ -14,8 +14,10 @@ int
 nbdi_aio_disconnect (struct nbd_handle *h, uint32_t flags)
 {
   (void) flags;
-  if (h->conn.disc_queued)
-    return 0;
+  if (h->conn.disc_queued) {
+    nbdi_set_error (EINVAL, "a disconnect was already requested");
+    return -1;
+  }
   if (nbdi_cmd_disconnect (h) == -1)
     return -1;
   nbdi_update_ready (h);

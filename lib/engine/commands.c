@@ -363,19 +363,28 @@ note_filled (struct nbdi_cmd *cmd, uint64_t off, uint64_t len)
   cmd->scattered = true;
 }
 
+/* The outcome of a chunk or extent callback: returning -1 fails the
+ * command with *error (EPROTO if the callback left it 0); anything
+ * else leaves the command as it was. */
+static void
+callback_verdict (struct nbdi_cmd *cmd, int r, int error)
+{
+  if (r == -1)
+    set_cmd_error (cmd, error ? error : EPROTO);
+}
+
 static void
 chunk_callback (struct nbdi_cmd *cmd, const void *sub, uint64_t len,
                 uint64_t off, unsigned status, int err)
 {
-  int error = err;
+  /* The callback sees the command's error so far (or this chunk's). */
+  int error = err ? err : cmd->error;
+  int r;
 
   if (cmd->chunk.callback == NULL)
     return;
-  if (cmd->chunk.callback (cmd->chunk.user_data, sub, len, off, status, &error) == -1
-      && error == 0)
-    error = EPROTO;
-  if (error)
-    set_cmd_error (cmd, error);
+  r = cmd->chunk.callback (cmd->chunk.user_data, sub, len, off, status, &error);
+  callback_verdict (cmd, r, error);
 }
 
 static const char *
@@ -396,7 +405,7 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
   uint32_t id;
   int64_t n = wire_decode_block_status (p, len, ext, &id);
   const char *name;
-  int error = 0;
+  int error = cmd->error, r = 0;
 
   if (cmd->type != NBD_CMD_BLOCK_STATUS || n <= 0 || ext != c->extended)
     return protocol_error (h, "invalid block status chunk");
@@ -409,7 +418,8 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
       return protocol_error (h, "out of memory");
     for (int64_t i = 0; i < n; i++)
       wire_block_descriptor (p, ext, i, &e[i].length, &e[i].flags);
-    cmd->extent64.callback (cmd->extent64.user_data, name, cmd->offset, e, n, &error);
+    r = cmd->extent64.callback (cmd->extent64.user_data, name, cmd->offset, e, n,
+                                &error);
     free (e);
   }
   else if (cmd->extent.callback) {
@@ -422,11 +432,11 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
       e[2 * i] = l > UINT32_MAX ? UINT32_MAX : (uint32_t) l;
       e[2 * i + 1] = (uint32_t) f;
     }
-    cmd->extent.callback (cmd->extent.user_data, name, cmd->offset, e, n * 2, &error);
+    r = cmd->extent.callback (cmd->extent.user_data, name, cmd->offset, e, n * 2,
+                              &error);
     free (e);
   }
-  if (error)
-    set_cmd_error (cmd, error);
+  callback_verdict (cmd, r, error);
   return 0;
 }
 

@@ -165,7 +165,8 @@ nbdi_engine_eof (struct nbd_handle *h)
     nbdi_engine_die (h, ENOENT, "server closed the connection: it has no "
                      "export named \"%s\"", h->cfg.export_name);
   else
-    nbdi_engine_die (h, ECONNRESET, "server closed the connection unexpectedly");
+    nbdi_engine_die (h, c->phase == PH_TRANSMISSION ? ESHUTDOWN : ECONNRESET,
+                     "server closed the connection unexpectedly");
 }
 
 unsigned
