@@ -404,6 +404,63 @@ t_stats (void)
 static void t_stats (void) { printf ("no nbd_stats_* in this libnbd\n"); }
 #endif
 
+/* ---- one handle, several threads ---- */
+
+#include <pthread.h>
+
+#define THREADS 4
+#define ROUNDS 200
+#define REGION (1 * MiB)
+
+struct worker {
+  struct nbd_handle *h;
+  int id, errors, mismatches;
+};
+
+static void *
+worker_main (void *arg)
+{
+  struct worker *w = arg;
+  uint64_t rng = 1000 + w->id;
+  static __thread uint8_t wbuf[64 * KiB], rbuf[64 * KiB];
+
+  for (int i = 0; i < ROUNDS; i++) {
+    size_t n = 1 + rng_next (&rng) % sizeof wbuf;
+    uint64_t off = (uint64_t) w->id * REGION + rng_next (&rng) % (REGION - n);
+    fill_pattern (wbuf, n, (uint64_t) w->id * ROUNDS + i, off);
+    if (nbd_pwrite (w->h, wbuf, n, off, 0) == -1
+        || nbd_pread (w->h, rbuf, n, off, 0) == -1) {
+      w->errors++;
+      fprintf (stderr, "thread %d: %s\n", w->id, nbd_get_error ());
+      continue;
+    }
+    if (memcmp (wbuf, rbuf, n) != 0)
+      w->mismatches++;
+  }
+  return NULL;
+}
+
+static void
+t_threads (void)
+{
+  struct nbd_handle *h = open_nbdkit ("memory", "16M");
+  pthread_t tid[THREADS];
+  struct worker w[THREADS];
+
+  for (int i = 0; i < THREADS; i++) {
+    w[i] = (struct worker) { .h = h, .id = i };
+    pthread_create (&tid[i], NULL, worker_main, &w[i]);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join (tid[i], NULL);
+    CHECK_INT (w[i].errors, 0);
+    CHECK_INT (w[i].mismatches, 0);
+  }
+  CHECK_INT (nbd_aio_in_flight (h), 0);
+  CHECK_INT (nbd_aio_is_ready (h), 1);
+  nbd_close (h);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -419,5 +476,6 @@ main (int argc, char *argv[])
   RUN (error);
   RUN (lifetimes);
   RUN (stats);
+  RUN (threads);
   return test_exit ();
 }

@@ -256,9 +256,11 @@ main (int argc, char *argv[])
   max = nbd_get_block_size (a, LIBNBD_SIZE_MAXIMUM);
   if (max <= 0 || max > 32 * MiB)
     max = 32 * MiB;
+#ifdef LIBNBD_SIZE_PAYLOAD
   if (nbd_get_block_size (a, LIBNBD_SIZE_PAYLOAD) > 0
       && nbd_get_block_size (a, LIBNBD_SIZE_PAYLOAD) < max)
     max = nbd_get_block_size (a, LIBNBD_SIZE_PAYLOAD);
+#endif
   maxsize = max;
   printf ("%s: disk %d MiB, largest request %zu, block size min %" PRId64 "\n", argv[1],
           DISK / MiB, maxsize, nbd_get_block_size (a, LIBNBD_SIZE_MINIMUM));

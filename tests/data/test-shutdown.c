@@ -215,6 +215,74 @@ t_close (void)
   }
 }
 
+/* Completion callbacks that react to their failure by issuing more
+ * commands while nbd_close is failing the commands in flight: refused
+ * or accepted, nothing may crash, and every .free runs once. */
+struct reissue {
+  struct nbd_handle *h;
+  int calls, frees, reissued, refused, re_frees;
+  char buf[4096];
+};
+
+static void
+reissue_free (void *user_data)
+{
+  ((struct reissue *) user_data)->re_frees++;
+}
+
+static int
+reissue_done (void *user_data, int *error)
+{
+  struct reissue *r = user_data;
+  r->calls++;
+  if (*error) {
+    int64_t ck = nbd_aio_pread (r->h, r->buf, sizeof r->buf, 0,
+                                (nbd_completion_callback) { .callback = NULL,
+                                                            .user_data = r,
+                                                            .free = reissue_free }, 0);
+    if (ck > 0)
+      r->reissued++;
+    else
+      r->refused++;
+  }
+  return 1;
+}
+
+static void
+reissue_main_free (void *user_data)
+{
+  ((struct reissue *) user_data)->frees++;
+}
+
+static void
+t_close_reissue (void)
+{
+  struct nbd_handle *h = open_fakesrv (MODE_STRUCTURED, "--fault", "hang");
+  static struct reissue r[N];
+  double t0;
+
+  for (int i = 0; i < N; i++) {
+    r[i] = (struct reissue) { .h = h };
+    CHECK (nbd_aio_pread (h, r[i].buf, sizeof r[i].buf, 0,
+                          (nbd_completion_callback) { .callback = reissue_done,
+                                                      .user_data = &r[i],
+                                                      .free = reissue_main_free },
+                          0) > 0);
+  }
+  CHECK_INT (nbd_poll (h, 200), 0);
+  t0 = now_s ();
+  nbd_close (h);
+  CHECK (now_s () - t0 < 5);
+  for (int i = 0; i < N; i++) {
+    CHECK (r[i].calls <= 1);
+    CHECK_INT (r[i].frees, 1);
+    /* whatever was issued from the callback was freed too */
+    CHECK_INT (r[i].re_frees, r[i].reissued + r[i].refused);
+  }
+  printf ("close-reissue: callbacks %d, reissued %d, refused %d\n", r[0].calls,
+          r[0].reissued, r[0].refused);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -228,5 +296,6 @@ main (int argc, char *argv[])
   RUN (shutdown_abandon);
   RUN (disconnect);
   RUN (close);
+  RUN (close_reissue);
   return test_exit ();
 }

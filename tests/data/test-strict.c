@@ -265,6 +265,21 @@ t_bounds (void)
   REFUSED (h, nbd_zero (h, UINT64_MAX, 1, 0), ENOSPC, "nbd_zero");
   REFUSED (h, nbd_block_status (h, 1024, size, extent32_closure (&e), 0), EINVAL,
            "nbd_block_status");
+#ifdef LIBNBD_SIZE_PAYLOAD
+  /* larger than any request may be: ERANGE, whatever the strict mode */
+  {
+    int64_t payload = nbd_get_block_size (h, LIBNBD_SIZE_PAYLOAD);
+    char *big = malloc (64 * MiB + 1);
+    CHECK (payload > 0 && payload <= 64 * MiB);
+    if (big && payload > 0) {
+      CHECK_OK (nbd_set_strict_mode (h, 0));
+      REFUSED (h, nbd_pread (h, big, payload + 1, 0, 0), ERANGE, "nbd_pread");
+      REFUSED (h, nbd_pwrite (h, big, payload + 1, 0, 0), ERANGE, "nbd_pwrite");
+      CHECK_OK (nbd_set_strict_mode (h, LIBNBD_STRICT_MASK));
+    }
+    free (big);
+  }
+#endif
   /* the last byte is fine */
   CHECK_OK (nbd_pread (h, buf, 1, size - 1, 0));
   CHECK_OK (nbd_pread (h, buf, size, 0, 0));
