@@ -267,7 +267,9 @@ nbdi_aio_peek_command_completed (struct nbd_handle *h)
 int
 nbdi_aio_in_flight (struct nbd_handle *h)
 {
-  return h->conn.in_flight;
+  /* As in libnbd, a requested disconnect counts until the handle closes. */
+  bool disc = h->conn.disc_queued && nbdi_state_permits (h, NBDI_GROUP_CONNECTED);
+  return h->conn.in_flight + disc;
 }
 
 /* ---- sync forms: the aio call, then wait for that cookie ---- */

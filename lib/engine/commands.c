@@ -162,8 +162,7 @@ nbdi_update_ready (struct nbd_handle *h)
 
   if (s != NBDI_STATE_READY && s != NBDI_STATE_PROCESSING)
     return;
-  nbdi_set_state (h, h->conn.in_flight || nbdi_tx_pending (&h->conn)
-                  ? NBDI_STATE_PROCESSING : NBDI_STATE_READY);
+  nbdi_set_state (h, h->conn.in_flight ? NBDI_STATE_PROCESSING : NBDI_STATE_READY);
 }
 
 int64_t

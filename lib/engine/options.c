@@ -70,6 +70,16 @@ send_export_name (struct nbd_handle *h)
   return 0;
 }
 
+static void
+forget_export (struct nbdi_conn *c)
+{
+  free (c->info.canonical_name);
+  free (c->info.description);
+  c->info = (struct nbdi_export_info) { .known = false };
+}
+
+static void clear_metas (struct nbdi_conn *c);
+
 static int
 send_go (struct nbd_handle *h, uint32_t code)
 {
@@ -86,6 +96,8 @@ send_go (struct nbd_handle *h, uint32_t code)
     infos[n++] = NBD_INFO_NAME;
     infos[n++] = NBD_INFO_DESCRIPTION;
   }
+  /* What we knew described the previous request's export. */
+  forget_export (&h->conn);
   len = wire_encode_go (NULL, 0, name, infos, n);
   payload = malloc (len);
   if (payload == NULL) {
@@ -535,6 +547,9 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
                          opt->server_msg ? opt->server_msg : "server refused the export");
         return -1;
       }
+      /* A refused export leaves nothing known about it. */
+      forget_export (c);
+      clear_metas (c);
       return option_done (h, nbdi_rep_errno (rep->type));
     }
     return unexpected (h, rep);
