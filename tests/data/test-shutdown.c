@@ -150,7 +150,8 @@ t_disconnect (void)
   CHECK_FAIL (nbd_aio_flush (h, NBD_NULL_COMPLETION, 0), EINVAL, "nbd_aio_flush");
   CHECK (nbd_pread (h, buf, 512, 0, 0) == -1);
   CHECK_INT (nbd_get_errno (), EINVAL);
-  CHECK_INT (nbd_aio_in_flight (h), N);
+  /* as in libnbd, the queued NBD_CMD_DISC may count as in flight */
+  CHECK (nbd_aio_in_flight (h) == N || nbd_aio_in_flight (h) == N + 1);
   /* the commands in flight still complete, then the handle closes */
   for (int i = 0; i < 100 && !nbd_aio_is_closed (h) && !nbd_aio_is_dead (h); i++)
     CHECK (nbd_poll (h, 1000) != -1);
