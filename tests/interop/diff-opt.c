@@ -357,6 +357,22 @@ main (void)
   memset (&c, 0, sizeof c);
   c.completion_ret = 1;
 
+  /* ---- meta context options without structured replies ---- */
+  h = nbd_create ();
+  nbd_set_opt_mode (h, true);
+  nbd_set_request_structured_replies (h, false);
+  obs_int ("no-sr nbd_connect_command", nbd_connect_command (h, nbdkit));
+  obs_int ("no-sr nbd_get_structured_replies_negotiated",
+           nbd_get_structured_replies_negotiated (h));
+  obs_int ("no-sr nbd_opt_list_meta_context", nbd_opt_list_meta_context (h, CTX (&c)));
+  obs_calls ("no-sr nbd_opt_list_meta_context callbacks", &c);
+  obs_state ("no-sr after list_meta_context", h);
+  nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION);
+  nbd_set_export_name (h, "alpha");
+  obs_int ("no-sr nbd_opt_go", nbd_opt_go (h));
+  obs_int ("no-sr nbd_can_meta_context", nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION));
+  nbd_close (h);
+
   /* ---- non-option mode: the same export facts ---- */
   h = nbd_create ();
   nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION);
