@@ -608,3 +608,20 @@ completed yet, or fail with EINVAL when nothing is in flight.""")
 call("aio_in_flight", [], RInt(), "1.0", states=["connected", "closed", "dead"],
      doc="""
 Return how many commands have been issued and not yet completed.""")
+
+call("block_status_filter", [UInt64("count"), UInt64("offset"), StringList("contexts"),
+                             Closure("extent64_callback", "extent64"),
+                             Flags("flags", "CMD_FLAG", allowed=["REQ_ONE", "PAYLOAD_LEN"],
+                                   cmd=True)],
+     RErr(), "1.18", states=CONNECTED, reentrant=False, doc="""
+Like nbd_block_status_64, but the server reports only the named meta
+contexts (a subset of those negotiated).  Needs extended headers and a
+server that advertises block status payloads (nbd_can_block_status_payload).""")
+
+call("aio_block_status_filter", [UInt64("count"), UInt64("offset"),
+                                 StringList("contexts"),
+                                 Closure("extent64_callback", "extent64"), COMPLETION,
+                                 Flags("flags", "CMD_FLAG",
+                                       allowed=["REQ_ONE", "PAYLOAD_LEN"], cmd=True)],
+     RCookie(), "1.18", states=CONNECTED, doc="""
+Start nbd_block_status_filter without waiting. %s""" % RETIRE_DOC)

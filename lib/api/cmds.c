@@ -1,5 +1,6 @@
 /* Data commands, async and sync, with the client-side checks that
  * nbd_set_strict_mode controls. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -99,6 +100,9 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
   cmd->chunk = chunk;
   cmd->extent = extent;
   cmd->extent64 = extent64;
+  cmd->payload = h->conn.pending_payload;
+  cmd->payload_len = h->conn.pending_payload_len;
+  h->conn.pending_payload = NULL;
   cookie = nbdi_cmd_submit (h, cmd);
   if (cookie == -1) {
     cmd->completion.free = NULL;
@@ -216,6 +220,73 @@ nbdi_aio_block_status_64 (struct nbd_handle *h, uint64_t count, uint64_t offset,
   struct request r = { NBD_CMD_BLOCK_STATUS, flags, offset, status_count (h, count),
                        NULL, NULL };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
+}
+
+static int wait_cookie (struct nbd_handle *h, int64_t cookie);
+
+/* The filter form names the meta contexts to report in a payload of
+ * the effect length followed by their ids. */
+int64_t
+nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                              char **contexts, nbd_extent64_callback extent,
+                              nbd_completion_callback cb, uint32_t flags)
+{
+  struct nbdi_conn *c = &h->conn;
+  struct request r = { NBD_CMD_BLOCK_STATUS, flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
+                       offset, count, NULL, NULL };
+  size_t n = 0;
+  uint8_t *payload;
+  int64_t cookie;
+
+  while (contexts[n])
+    n++;
+  if (!c->extended || ((h->cfg.strict & LIBNBD_STRICT_COMMANDS)
+                       && !(c->info.eflags & NBD_FLAG_BLOCK_STAT_PAYLOAD))) {
+    nbdi_set_error (ENOTSUP, "the server does not support block status filtering");
+    goto fail;
+  }
+  if (n == 0 || n > 1024) {
+    nbdi_set_error (EINVAL, "between 1 and 1024 meta contexts must be named");
+    goto fail;
+  }
+  payload = malloc (8 + 4 * n);
+  if (payload == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    goto fail;
+  }
+  wire_put64 (payload, count);
+  for (size_t i = 0; i < n; i++) {
+    size_t j;
+    for (j = 0; j < c->nr_metas; j++)
+      if (strcmp (c->metas[j].name, contexts[i]) == 0)
+        break;
+    if (j == c->nr_metas) {
+      nbdi_set_error (EINVAL, "meta context \"%s\" was not negotiated", contexts[i]);
+      free (payload);
+      goto fail;
+    }
+    wire_put32 (payload + 8 + 4 * i, c->metas[j].id);
+  }
+  c->pending_payload = payload;
+  c->pending_payload_len = 8 + 4 * n;
+  cookie = issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
+  free (c->pending_payload);      /* NULL once a command took it */
+  c->pending_payload = NULL;
+  return cookie;
+
+ fail:
+  if (extent.free) extent.free (extent.user_data);
+  if (cb.free) cb.free (cb.user_data);
+  return -1;
+}
+
+int
+nbdi_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t offset,
+                          char **contexts, nbd_extent64_callback extent, uint32_t flags)
+{
+  return wait_cookie (h, nbdi_aio_block_status_filter (h, count, offset, contexts,
+                                                       extent, NBD_NULL_COMPLETION,
+                                                       flags));
 }
 
 /* ---- completion bookkeeping ---- */

@@ -152,6 +152,8 @@ nbdi_cmd_retire (struct nbd_handle *h, struct nbdi_cmd *cmd)
   free_closures (cmd);
   free (cmd->error_msg);
   cmd->error_msg = NULL;
+  free (cmd->payload);
+  cmd->payload = NULL;
   recycle (&h->conn, cmd);
 }
 
@@ -174,15 +176,17 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   size_t hlen;
 
   cmd->cookie = c->next_cookie++;
-  if (ext && cmd->type == NBD_CMD_WRITE)
+  if (ext && (cmd->type == NBD_CMD_WRITE || cmd->payload))
     flags |= NBD_CMD_FLAG_PAYLOAD_LEN;
   hlen = wire_encode_request (cmd->hdr, ext, flags, cmd->type, cmd->cookie,
-                              cmd->offset, cmd->count);
+                              cmd->offset,
+                              cmd->payload ? cmd->payload_len : cmd->count);
   if (map_insert (&c->map, cmd) == -1)
     goto nomem;
   if (nbdi_tx_push (c, cmd->hdr, hlen) == -1
       || (cmd->type == NBD_CMD_WRITE && cmd->count
-          && nbdi_tx_push (c, cmd->wbuf, cmd->count) == -1)) {
+          && nbdi_tx_push (c, cmd->wbuf, cmd->count) == -1)
+      || (cmd->payload && nbdi_tx_push (c, cmd->payload, cmd->payload_len) == -1)) {
     size_t at = 0;
     map_find (&c->map, cmd->cookie, &at);
     map_remove_at (&c->map, at);

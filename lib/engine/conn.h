@@ -78,6 +78,8 @@ struct nbdi_cmd {
   uint64_t offset, count;
   void *rbuf;                   /* read destination */
   const void *wbuf;             /* write source */
+  uint8_t *payload;             /* block status filter payload (owned) */
+  uint32_t payload_len;
   nbd_completion_callback completion;
   nbd_chunk_callback chunk;
   nbd_extent_callback extent;
@@ -148,6 +150,8 @@ struct nbdi_conn {
   int reply_stage;              /* RS_* in commands.c */
   uint64_t data_offset;         /* OFFSET_DATA: where the data goes */
   bool disc_queued;
+  uint8_t *pending_payload;     /* handed from the API to the next command */
+  uint32_t pending_payload_len;
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
 
   /* Death. */
