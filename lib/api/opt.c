@@ -7,6 +7,18 @@
 #include "api/io.h"
 #include "engine/engine.h"
 
+static void
+free_closures (nbd_list_callback *l, nbd_context_callback *c,
+               nbd_completion_callback *done)
+{
+  if (l && l->free)
+    l->free (l->user_data);
+  if (c && c->free)
+    c->free (c->user_data);
+  if (done && done->free)
+    done->free (done->user_data);
+}
+
 static int
 start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
        nbd_context_callback context, nbd_completion_callback completion,
@@ -16,6 +28,21 @@ start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
     .code = code, .list = list, .context = context, .completion = completion,
     .queries = queries,
   };
+
+  /* Meta contexts only exist with structured replies: refuse early, as
+   * libnbd does, rather than ask the server. */
+  if ((code == NBD_OPT_LIST_META_CONTEXT || code == NBD_OPT_SET_META_CONTEXT)
+      && !h->conn.structured) {
+    nbdi_set_error (ENOTSUP, "structured replies were not negotiated, "
+                    "so meta contexts cannot be used");
+    if (queries) {
+      nbdi_strlist_clear (queries);
+      free (queries->items);
+      free (queries);
+    }
+    free_closures (&list, &context, &completion);
+    return -1;
+  }
   return nbdi_option_start (h, &opt);
 }
 
@@ -40,17 +67,6 @@ copy_queries (char **queries)
   return list;
 }
 
-static void
-free_closures (nbd_list_callback *l, nbd_context_callback *c,
-               nbd_completion_callback *done)
-{
-  if (l && l->free)
-    l->free (l->user_data);
-  if (c && c->free)
-    c->free (c->user_data);
-  if (done && done->free)
-    done->free (done->user_data);
-}
 
 int
 nbdi_aio_opt_go (struct nbd_handle *h, nbd_completion_callback cb)

@@ -52,6 +52,9 @@ nbdi_engine_free (struct nbd_handle *h)
   free (c->tx);
   free (c->tx_store);
   free (c->dead_msg);
+  free (c->opt.server_msg);
+  free (c->opt_msg);
+  free (c->pending_payload);
 }
 
 void

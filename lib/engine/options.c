@@ -183,6 +183,14 @@ pause_for_user (struct nbd_handle *h)
   nbdi_set_state (h, NBDI_STATE_NEGOTIATING);
 }
 
+/* Start a fresh automatic option, dropping what the last one left. */
+static void
+replace_option (struct nbdi_conn *c, uint32_t code)
+{
+  free (c->opt.server_msg);
+  c->opt = (struct nbdi_option) { .code = code };
+}
+
 int
 nbdi_option_next (struct nbd_handle *h)
 {
@@ -197,19 +205,19 @@ nbdi_option_next (struct nbd_handle *h)
   if (fixed && h->cfg.request_structured_replies
       && h->cfg.request_extended_headers && !c->eh_tried) {
     c->eh_tried = true;
-    c->opt = (struct nbdi_option) { .code = NBD_OPT_EXTENDED_HEADERS };
+    replace_option (c, NBD_OPT_EXTENDED_HEADERS);
     return send_option (h, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
   }
   if (fixed && h->cfg.request_structured_replies && !c->extended && !c->sr_tried) {
     c->sr_tried = true;
-    c->opt = (struct nbdi_option) { .code = NBD_OPT_STRUCTURED_REPLY };
+    replace_option (c, NBD_OPT_STRUCTURED_REPLY);
     return send_option (h, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
   }
   if (h->cfg.opt_mode) {
     pause_for_user (h);
     return 0;
   }
-  c->opt = (struct nbdi_option) { .code = NBD_OPT_GO };
+  replace_option (c, NBD_OPT_GO);
   return start_go (h, NBD_OPT_GO);
 }
 
@@ -219,6 +227,7 @@ nbdi_option_start (struct nbd_handle *h, const struct nbdi_option *opt)
   struct nbdi_conn *c = &h->conn;
   bool fixed = c->client_flags & NBD_FLAG_FIXED_NEWSTYLE;
 
+  replace_option (c, 0);
   c->opt = *opt;
   c->opt.user = true;
   c->opt_active = true;
@@ -247,7 +256,7 @@ nbdi_option_abort (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
-  c->opt = (struct nbdi_option) { .code = NBD_OPT_ABORT };
+  replace_option (c, NBD_OPT_ABORT);
   if (send_option (h, NBD_OPT_ABORT, NULL, 0) == -1)
     return -1;
   c->phase = PH_ABORT_WAIT;
