@@ -52,6 +52,7 @@
 static char buf[512];
 static char *no_such_program[] = { (char *) "/nonexistent/fastnbd-no-such-server", NULL };
 static char *queries[] = { (char *) "base:", NULL };
+static char *filter_contexts[] = { (char *) "base:allocation", NULL };
 static char closed_port[16];
 static struct sockaddr_un no_such_socket = {
   .sun_family = AF_UNIX, .sun_path = "/nonexistent/fastnbd-test.sock",
@@ -181,6 +182,9 @@ static int context_cb (void *p, const char *n) { (void) p; (void) n; return 0; }
   X (aio_block_status, I, CO, RE, 2, 512, 0, EXTENT, COMPLETION, 0)           \
   X (block_status_64, I, CO, NO, 1, 512, 0, EXTENT64, 0)                      \
   X (aio_block_status_64, I, CO, RE, 2, 512, 0, EXTENT64, COMPLETION, 0)      \
+  X (block_status_filter, I, CO, NO, 1, 512, 0, filter_contexts, EXTENT64, 0) \
+  X (aio_block_status_filter, I, CO, RE, 2, 512, 0, filter_contexts, EXTENT64,  \
+     COMPLETION, 0)                                                           \
   X (aio_in_flight, I, CCD, RE, 0)
 
 /* One invoker per row: -1 for failure, else 0 or the call's result. */
