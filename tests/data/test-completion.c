@@ -404,6 +404,67 @@ t_stats (void)
 static void t_stats (void) { printf ("no nbd_stats_* in this libnbd\n"); }
 #endif
 
+/* ---- many commands: the cookie map grows, shrinks, and is searched
+ * after deletions in every order ---- */
+
+#define MANY 6000
+
+static void
+t_many (void)
+{
+  struct nbd_handle *h = open_nbdkit ("pattern", "64M");
+  static int64_t ck[MANY];
+  static uint8_t buf[MANY][64];
+  static struct done d[MANY];
+  uint64_t rng = 7;
+  int live = 0, retired = 0, wrong = 0, bad = 0;
+
+  /* issue all before polling; every 3rd retires itself */
+  for (int i = 0; i < MANY; i++) {
+    d[i] = (struct done) { .ret = i % 3 == 0 };
+    ck[i] = nbd_aio_pread (h, buf[i], 64, (uint64_t) i * 4096, done_closure (&d[i]), 0);
+    if (ck[i] <= 0)
+      bad++;
+  }
+  CHECK_INT (bad, 0);
+  CHECK_INT (nbd_aio_in_flight (h), MANY);
+  /* retire in random order while replies arrive */
+  for (int round = 0; retired < MANY - MANY / 3 && round < 1000000; round++) {
+    int i = rng_next (&rng) % MANY;
+    int r;
+    if (d[i].ret == 1 || d[i].frees)
+      continue;
+    r = nbd_aio_command_completed (h, ck[i]);
+    if (r == 1) {
+      retired++;
+      if (check_offset_pattern (buf[i], 64, (uint64_t) i * 4096) != -1)
+        wrong++;
+    }
+    else if (r == 0) {
+      if (nbd_poll (h, -1) == -1)
+        break;
+    }
+    else
+      bad++;
+  }
+  CHECK_INT (retired, MANY - MANY / 3);
+  CHECK_INT (bad, 0);
+  CHECK_INT (wrong, 0);
+  CHECK_INT (nbd_aio_in_flight (h), 0);
+  for (int i = 0; i < MANY; i++) {
+    live += d[i].calls != 1 || d[i].frees != 1;
+    if (d[i].ret == 1 && check_offset_pattern (buf[i], 64, (uint64_t) i * 4096) != -1)
+      wrong++;
+  }
+  CHECK_INT (live, 0);
+  CHECK_INT (wrong, 0);
+  CHECK_FAIL (nbd_aio_peek_command_completed (h), EINVAL,
+              "nbd_aio_peek_command_completed");
+  for (int i = 0; i < MANY; i += 97)
+    CHECK_FAIL (nbd_aio_command_completed (h, ck[i]), EINVAL, "nbd_aio_command_completed");
+  nbd_close (h);
+}
+
 /* ---- one handle, several threads ---- */
 
 #include <pthread.h>
@@ -477,5 +538,6 @@ main (int argc, char *argv[])
   RUN (lifetimes);
   RUN (stats);
   RUN (threads);
+  RUN (many);
   return test_exit ();
 }
