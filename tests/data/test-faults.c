@@ -283,6 +283,38 @@ run_send_failure (void)
     CHECK (d[i].calls <= 1);
     CHECK_INT (d[i].frees, 1);
   }
+
+  /* The same with nothing else in flight: the server process is killed
+   * while the connection is idle, and the next aio call is the one whose
+   * send fails.  libnbd 1.14 returns a cookie there and fails the command
+   * later (ENOTCONN); either that, or -1 with no callback run. */
+  {
+    struct done e = { .ret = 0 };
+    int64_t c;
+
+    h = open_fakesrv (MODE_STRUCTURED, "--pattern");
+    CHECK_OK (nbd_pread (h, b[0], 4096, 0, 0));
+    CHECK_OK (nbd_kill_subprocess (h, SIGKILL));
+    usleep (300000);
+    c = nbd_aio_pread (h, b[0], 4096, 0, done_closure (&e), 0);
+    printf ("idle connection, server killed: nbd_aio_pread returned %" PRId64 " (%s); "
+            "callback ran %d times\n", c, c == -1 ? nbd_get_error () : "-", e.calls);
+    test_count ();
+    if (c == -1 && e.calls != 0)
+      test_report (__FILE__, __LINE__, "nbd_aio_pread failed (-1) but its completion "
+                   "callback ran %d times (error %d)", e.calls, e.error);
+    if (c == -1)
+      CHECK_INT (e.frees, 1);
+    else {
+      CHECK (c > 0);
+      CHECK_INT (wait_for (h, c), -1);
+      CHECK_INT (e.calls, 1);
+    }
+    CHECK_INT (nbd_aio_is_dead (h), 1);
+    nbd_close (h);
+    CHECK (e.calls <= 1);
+    CHECK_INT (e.frees, 1);
+  }
 }
 
 int
