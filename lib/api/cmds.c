@@ -115,10 +115,9 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
   /* A lone command leaves at once (latency); with others in flight it
    * joins the queue, which the next poll or reply batch sends with one
    * system call. */
-  if (h->conn.in_flight == 1 && nbdi_io_send (h) == -1) {
-    nbdi_set_dead_error (h);
-    return -1;
-  }
+  if (h->conn.in_flight == 1)
+    (void) nbdi_io_send (h);    /* a failure completes the command with
+                                 * the error; its cookie stays valid */
   return cookie;
 
  fail:

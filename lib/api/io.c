@@ -12,6 +12,7 @@
 #include "api/io.h"
 #include "engine/engine.h"
 #include "transport/transport.h"
+#include "transport/tls.h"
 
 #define MAX_IOV 1024
 
@@ -53,6 +54,51 @@ nbdi_io_send (struct nbd_handle *h)
   return 0;
 }
 
+/* STARTTLS was agreed: wrap the socket in TLS (once), then advance the
+ * handshake; when it completes, negotiation goes on encrypted. */
+#ifdef NBDI_TLS_MISSING
+static int
+tls_step (struct nbd_handle *h)
+{
+  nbdi_engine_die (h, ENOTSUP, "TLS: not built into this library yet");
+  return -1;
+}
+#else
+static int
+tls_step (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+  char msg[512] = "";
+  int err = EIO, r;
+
+  if (!c->tls_wrapped) {
+    const struct nbdi_settings *s = &h->cfg;
+    struct nbdi_tls_config cfg = {
+      .certificates = s->tls_certificates, .verify_peer = s->tls_verify_peer,
+      .username = s->tls_username, .psk_file = s->tls_psk_file,
+      .hostname = s->tls_hostname, .priority = s->tls_priority,
+    };
+    struct nbdi_transport *t = nbdi_tls_wrap (c->transport, &cfg, &err, msg, sizeof msg);
+    if (t == NULL) {
+      nbdi_engine_die (h, err, "TLS: %s", msg);
+      return -1;
+    }
+    c->transport = t;
+    c->tls_wrapped = true;
+  }
+  r = nbdi_tls_handshake (c->transport, &c->tls_want_write, &err, msg, sizeof msg);
+  if (r < 0) {
+    nbdi_engine_die (h, err, "TLS handshake: %s", msg);
+    return -1;
+  }
+  if (r == 0)
+    return 0;
+  if (nbdi_option_tls_done (h) == -1)
+    return -1;
+  return nbdi_io_send (h);
+}
+#endif
+
 /* One receive: straight into the caller's buffer for big payloads, else
  * into rx.  Returns bytes received, 0 at EOF (handled), -1 on EAGAIN
  * (errno) or death. */
@@ -93,7 +139,13 @@ int
 nbdi_io_recv (struct nbd_handle *h, bool *drained)
 {
   size_t asked = 0;
-  ssize_t n = receive_once (h, &asked);
+  ssize_t n;
+
+  if (h->conn.phase == PH_TLS_HANDSHAKE) {
+    *drained = true;
+    return tls_step (h);
+  }
+  n = receive_once (h, &asked);
 
   *drained = true;
   if (n == 0) {
@@ -111,6 +163,8 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
   *drained = (size_t) n < asked;
   if (nbdi_engine_consume (h) == -1)
     return -1;
+  if (h->conn.phase == PH_TLS_HANDSHAKE)
+    return tls_step (h);
   /* Commands issued by completion callbacks leave together, now. */
   if (nbdi_tx_pending (&h->conn) && nbdi_io_send (h) == -1)
     return -1;
@@ -167,6 +221,8 @@ nbdi_io_notify_write (struct nbd_handle *h)
     return dial_step (h);
   if (h->conn.transport == NULL)
     return 0;
+  if (h->conn.phase == PH_TLS_HANDSHAKE)
+    return tls_step (h);
   return nbdi_io_send (h);
 }
 

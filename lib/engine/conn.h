@@ -38,6 +38,7 @@ enum nbdi_phase {
   PH_EXPORT_NAME_REPLY,         /* reply to NBD_OPT_EXPORT_NAME */
   PH_OPT_WAIT_USER,             /* opt mode: paused for the program */
   PH_ABORT_WAIT,                /* sent NBD_OPT_ABORT, draining */
+  PH_TLS_HANDSHAKE,             /* STARTTLS agreed: the driver runs TLS */
   PH_TRANSMISSION,              /* commands and replies */
 };
 
@@ -128,7 +129,9 @@ struct nbdi_conn {
   uint8_t client_flags_wire[WIRE_CLIENT_FLAGS_SIZE];
   bool oldstyle;
   bool structured, extended, tls;
-  bool sr_tried, eh_tried, go_tried_export_name;
+  bool sr_tried, eh_tried, tls_tried;
+  bool tls_want_write;          /* the TLS handshake waits to write */
+  bool tls_wrapped;             /* the transport is the TLS one */
   bool meta_set;                /* SET_META_CONTEXT replied for this export */
   struct nbdi_option opt;
   bool opt_active;

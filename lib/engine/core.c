@@ -185,6 +185,8 @@ nbdi_engine_direction (struct nbd_handle *h)
     return LIBNBD_AIO_DIRECTION_WRITE;
   case PH_OPT_WAIT_USER:
     break;
+  case PH_TLS_HANDSHAKE:
+    return c->tls_want_write ? LIBNBD_AIO_DIRECTION_WRITE : LIBNBD_AIO_DIRECTION_READ;
   default:
     dir |= LIBNBD_AIO_DIRECTION_READ;
   }
@@ -342,7 +344,7 @@ nbdi_engine_consume (struct nbd_handle *h)
     if (phase == PH_TRANSMISSION)
       return nbdi_replies_consume (h);
     if (phase == PH_NONE || phase == PH_OPT_WAIT_USER || phase == PH_DIAL
-        || phase == PH_OPT_NEXT)
+        || phase == PH_OPT_NEXT || phase == PH_TLS_HANDSHAKE)
       return 0;
     if (rx_avail (c) < c->need)
       return 0;

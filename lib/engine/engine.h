@@ -63,6 +63,9 @@ void nbdi_option_finish (struct nbd_handle *h, int err);
 /* errno for an NBD_REP_ERR_* reply. */
 int nbdi_rep_errno (uint32_t type);
 
+/* The driver finished the TLS handshake: carry on negotiating. */
+int nbdi_option_tls_done (struct nbd_handle *h);
+
 /* Send NBD_OPT_ABORT and wait for the server to go away. */
 int nbdi_option_abort (struct nbd_handle *h);
 

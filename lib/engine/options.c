@@ -25,6 +25,8 @@ nbdi_rep_errno (uint32_t type)
   }
 }
 
+static int option_done (struct nbd_handle *h, int err);
+
 /* Queue one option request: header and payload in a fresh store. */
 static int
 send_option (struct nbd_handle *h, uint32_t code, const void *payload, size_t len)
@@ -197,10 +199,19 @@ nbdi_option_next (struct nbd_handle *h)
   struct nbdi_conn *c = &h->conn;
   bool fixed = c->client_flags & NBD_FLAG_FIXED_NEWSTYLE;
 
-  if (fixed && h->cfg.tls == LIBNBD_TLS_REQUIRE) {
-    nbdi_engine_die (h, ENOTSUP, "TLS was required but this connection "
-                     "cannot use it yet");
-    return -1;
+  if (h->cfg.tls != LIBNBD_TLS_DISABLE && !c->tls && !c->tls_tried) {
+    if (!fixed) {
+      if (h->cfg.tls == LIBNBD_TLS_REQUIRE) {
+        nbdi_engine_die (h, ENOTSUP, "handshake: TLS is required but the server "
+                         "is not fixed newstyle, so it cannot use STARTTLS");
+        return -1;
+      }
+    }
+    else {
+      c->tls_tried = true;
+      replace_option (c, NBD_OPT_STARTTLS);
+      return send_option (h, NBD_OPT_STARTTLS, NULL, 0);
+    }
   }
   if (fixed && h->cfg.request_structured_replies
       && h->cfg.request_extended_headers && !c->eh_tried) {
@@ -262,6 +273,18 @@ nbdi_option_abort (struct nbd_handle *h)
   c->phase = PH_ABORT_WAIT;
   nbdi_set_state (h, NBDI_STATE_OPT_PENDING);
   return 0;
+}
+
+int
+nbdi_option_tls_done (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  c->tls = true;
+  c->phase = PH_OPT_REPLY;      /* so option_done continues negotiating */
+  if (h->cfg.debug)
+    nbdi_debug (h, "engine", "TLS handshake complete");
+  return option_done (h, 0);
 }
 
 static void
@@ -500,8 +523,24 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
     return unexpected (h, rep);
 
   case NBD_OPT_STARTTLS:
-    if (is_err)
+    if (rep->type == NBD_REP_ACK) {
+      /* Nothing may follow the ACK in plaintext: the server waits for
+       * our ClientHello.  Bytes already here would be an attack. */
+      if (c->rx.end != c->rx.start) {
+        nbdi_engine_die (h, EPROTO, "handshake: data after the STARTTLS reply");
+        return -1;
+      }
+      c->phase = PH_TLS_HANDSHAKE;
+      return 0;
+    }
+    if (is_err) {
+      if (!opt->user && h->cfg.tls == LIBNBD_TLS_REQUIRE) {
+        nbdi_engine_die (h, nbdi_rep_errno (rep->type), "%s (TLS is required)",
+                         opt->server_msg ? opt->server_msg : "server refused TLS");
+        return -1;
+      }
       return option_done (h, nbdi_rep_errno (rep->type));
+    }
     return unexpected (h, rep);
 
   case NBD_OPT_LIST:
