@@ -95,7 +95,8 @@ pipe_done (void *user_data, int *error)
   return 1;
 }
 
-/* drive: 0 = nbd_poll, 1 = sync calls on the same handle */
+/* drive: 0 = nbd_poll, 1 = sync calls on the same handle, 2 = the
+ * program's own poll loop (get_fd, get_direction, notify_read/write) */
 static void
 run_pipeline (struct nbd_handle *h, const char *what, int drive)
 {
@@ -117,8 +118,26 @@ run_pipeline (struct nbd_handle *h, const char *what, int drive)
     int r;
     if (drive == 0)
       r = nbd_poll (h, -1);
-    else
+    else if (drive == 1)
       r = nbd_pread (h, small, sizeof small, 4096, 0);
+    else {
+      /* the program's own event loop */
+      struct pollfd pfd = { .fd = nbd_aio_get_fd (h) };
+      unsigned dir = nbd_aio_get_direction (h);
+      pfd.events = ((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0)
+                   | ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0);
+      r = poll (&pfd, 1, 10000);
+      if (r == 0) {
+        test_count ();
+        test_report (__FILE__, __LINE__, "%s: no progress for 10 s (direction %u, "
+                     "%d in flight)", what, dir, nbd_aio_in_flight (h));
+        break;
+      }
+      if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+        r = nbd_aio_notify_read (h);
+      if (r >= 0 && (pfd.revents & POLLOUT))
+        r = nbd_aio_notify_write (h);
+    }
     if (r == -1) {
       test_count ();
       test_report (__FILE__, __LINE__, "%s: driving the handle failed", what);
@@ -156,6 +175,16 @@ t_pipeline (const char *server)
                       "--pattern", "--export", "::64M");
   run_pipeline (h, server, 0);
   CHECK_OK (nbd_shutdown (h, 0));
+  nbd_close (h);
+}
+
+static void
+t_pipeline_loop (void)
+{
+  struct nbd_handle *h = open_nbdkit ("pattern", "64M");
+
+  watchdog ("the callback pipeline driven by an external loop", 100);
+  run_pipeline (h, "nbdkit, own event loop", 2);
   nbd_close (h);
 }
 
@@ -386,6 +415,7 @@ main (int argc, char *argv[])
   RUN ("pipeline-fakesrv", t_pipeline ("structured"));
   RUN ("pipeline-extended", t_pipeline ("extended"));
   RUN ("pipeline-sync", t_pipeline_sync ());
+  RUN ("pipeline-loop", t_pipeline_loop ());
   RUN ("edeadlk", t_edeadlk ());
   RUN ("error-context", t_error_context ());
   return test_exit ();
