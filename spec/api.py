@@ -625,3 +625,47 @@ call("aio_block_status_filter", [UInt64("count"), UInt64("offset"),
                                        allowed=["REQ_ONE", "PAYLOAD_LEN"], cmd=True)],
      RCookie(), "1.18", states=CONNECTED, doc="""
 Start nbd_block_status_filter without waiting. %s""" % RETIRE_DOC)
+
+# ---- NBD URIs (lib/api/uri.c) ---------------------------------------------------
+
+URI_DOC = """
+The URI follows the NBD URI standard: the scheme picks the transport and
+TLS (nbd, nbds, nbd+unix, nbds+unix, nbd+vsock, nbds+vsock, nbd+ssh,
+nbds+ssh), the authority the server ([user@]host[:port], port 10809 by
+default; for +vsock a numeric CID, 2 by default; for +ssh the ssh server
+and its port), the path without its leading '/' the export name, and the
+query: socket=PATH (required for +unix, optional for +ssh),
+tls-certificates=DIR and tls-psk-file=FILE (only after
+nbd_set_uri_allow_local_file), tls-hostname=NAME,
+tls-verify-peer=true|false and tls-priority=STRING (only after
+nbd_set_uri_allow_tls_priority).  A user name in the authority becomes the
+TLS user name.  nbds schemes set LIBNBD_TLS_REQUIRE; nbd schemes leave the
+TLS setting alone.  Unknown query parameters are ignored.  A URI that
+cannot be parsed fails with EINVAL; one the nbd_set_uri_allow_* policy
+forbids fails with EPERM, leaving the handle's settings unchanged.  nbd+ssh
+runs ssh(1) to the server, where nc(1) reaches the NBD server's socket, or
+localhost port 10809."""
+
+call("aio_connect_uri", [String("uri")], RErr(), "1.0", states=CREATED, doc="""
+Start connecting to the NBD server and export named by an NBD URI, such as
+nbd://example.com/disk or nbd+unix:///disk?socket=/run/nbd.sock, without
+waiting for the handshake.""" + URI_DOC)
+
+call("connect_uri", [String("uri")], RErr(), "1.0", states=CREATED,
+     reentrant=False, doc="""
+Connect to the NBD server and export named by an NBD URI and complete the
+handshake (in option mode, up to the negotiating state).""" + URI_DOC)
+
+call("get_uri", [], RString(), "1.8",
+     states=["connecting", "negotiating", "connected", "closed", "dead"], doc="""
+Return, as a string the caller frees, an NBD URI that should reach the same
+server and export again: built from the connection's peer address (TCP,
+Unix socket or vsock) and the handle's export name and TLS settings.
+Connections with no such address (nbd_connect_socket of a socket pair,
+nbd_connect_command, nbd+ssh) fail with EINVAL.""")
+
+call("is_uri", [String("uri")], RBool(), "1.22", doc="""
+Return whether the string looks like an NBD URI, so that a program can
+accept either a URI or a file name: true when it starts with an NBD scheme
+(nbd or nbds, optionally followed by + and a transport, in any case) and
+a colon.  This is a quick test: nbd_connect_uri may still refuse it.""")
