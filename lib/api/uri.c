@@ -1,0 +1,867 @@
+/* NBD URIs (https://github.com/NetworkBlockDevice/nbd/blob/master/doc/uri.md):
+ * nbd_aio_connect_uri, nbd_connect_uri, nbd_get_uri and nbd_is_uri.
+ *
+ * uriparser does the RFC 3986 work (splitting, percent-decoding, the
+ * query string); this file only gives the pieces their NBD meaning and
+ * applies the handle's URI policy.  Connecting is parse, check, then
+ * apply: a URI that is refused leaves every setting of the handle as it
+ * was, and the handle still in the created state. */
+#include <ctype.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#ifdef __linux__
+#include <linux/vm_sockets.h>
+#endif
+
+#include <uriparser/Uri.h>
+
+#include "api/internal.h"
+#include "api/io.h"
+
+#define NBD_DEFAULT_PORT "10809"
+#define NBD_MAX_STRING 4096          /* longest export name the protocol allows */
+#define VSOCK_CID_HOST 2             /* the hypervisor, as seen from a guest */
+
+enum uri_transport { URI_TCP, URI_UNIX, URI_VSOCK, URI_SSH };
+
+struct uri_scheme {
+  const char *name;
+  enum uri_transport transport;
+  bool tls;
+  uint32_t allow_bit;                /* LIBNBD_ALLOW_TRANSPORT_* */
+};
+
+static const struct uri_scheme uri_schemes[] = {
+  { "nbd",        URI_TCP,   false, LIBNBD_ALLOW_TRANSPORT_TCP },
+  { "nbds",       URI_TCP,   true,  LIBNBD_ALLOW_TRANSPORT_TCP },
+  { "nbd+unix",   URI_UNIX,  false, LIBNBD_ALLOW_TRANSPORT_UNIX },
+  { "nbds+unix",  URI_UNIX,  true,  LIBNBD_ALLOW_TRANSPORT_UNIX },
+  { "nbd+vsock",  URI_VSOCK, false, LIBNBD_ALLOW_TRANSPORT_VSOCK },
+  { "nbds+vsock", URI_VSOCK, true,  LIBNBD_ALLOW_TRANSPORT_VSOCK },
+  { "nbd+ssh",    URI_SSH,   false, LIBNBD_ALLOW_TRANSPORT_SSH },
+  { "nbds+ssh",   URI_SSH,   true,  LIBNBD_ALLOW_TRANSPORT_SSH },
+};
+
+/* Everything a URI asks for, decoded; strings are malloc'd, NULL when
+ * the URI does not mention them. */
+struct uri_request {
+  const struct uri_scheme *scheme;
+  char *user;
+  char *host;                        /* tcp / ssh; vsock: the CID text */
+  char *port;                        /* tcp / ssh: decimal, no leading zeros */
+  uint32_t vsock_cid, vsock_port;
+  char *export_name;                 /* never NULL once parsed */
+  char *socket;
+  char *tls_certificates;
+  char *tls_psk_file;
+  char *tls_hostname;
+  char *tls_priority;
+  int tls_verify_peer;               /* -1: not given */
+};
+
+static void
+uri_request_free (struct uri_request *r)
+{
+  free (r->user);
+  free (r->host);
+  free (r->port);
+  free (r->export_name);
+  free (r->socket);
+  free (r->tls_certificates);
+  free (r->tls_psk_file);
+  free (r->tls_hostname);
+  free (r->tls_priority);
+}
+
+static size_t
+range_len (const UriTextRangeA *r)
+{
+  return r->first ? (size_t) (r->afterLast - r->first) : 0;
+}
+
+/* Copy [first, afterLast) and percent-decode it.  A decoded NUL cannot
+ * be passed on as a C string, so it is refused (what names the part). */
+static char *
+decode_range (const char *first, const char *afterLast, const char *what)
+{
+  size_t len = afterLast - first;
+  char *s = malloc (len + 1);
+  const char *end;
+
+  if (s == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  memcpy (s, first, len);
+  s[len] = '\0';
+  end = uriUnescapeInPlaceExA (s, URI_FALSE, URI_BR_DONT_TOUCH);
+  if ((size_t) (end - s) != strlen (s)) {
+    nbdi_set_error (EINVAL, "NBD URI: the %s contains an encoded NUL byte (%%00)", what);
+    free (s);
+    return NULL;
+  }
+  return s;
+}
+
+/* Parse a decimal number made of digits only (uriparser guarantees the
+ * port is digits; a vsock CID comes from the host part, so check). */
+static int
+parse_decimal (const char *s, uint64_t max, uint64_t *out, const char *what)
+{
+  uint64_t v = 0;
+
+  if (*s == '\0') {
+    nbdi_set_error (EINVAL, "NBD URI: empty %s", what);
+    return -1;
+  }
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9') {
+      nbdi_set_error (EINVAL, "NBD URI: %s \"%s\" is not a decimal number", what, s);
+      return -1;
+    }
+    v = v * 10 + (*p - '0');
+    if (v > max) {
+      nbdi_set_error (EINVAL, "NBD URI: %s %s is out of range (at most %" PRIu64 ")",
+                      what, s, max);
+      return -1;
+    }
+  }
+  *out = v;
+  return 0;
+}
+
+/* The URI's port for TCP/ssh, as the decimal string getaddrinfo and ssh
+ * will get; an absent or empty port (RFC 3986 allows "host:") means the
+ * default. */
+static int
+take_port (const UriUriA *u, const char *dflt, char **out)
+{
+  uint64_t v;
+  char *s;
+
+  if (range_len (&u->portText) == 0)
+    s = strdup (dflt);
+  else {
+    char text[32];
+    size_t len = range_len (&u->portText);
+
+    if (len >= sizeof text) {
+      nbdi_set_error (EINVAL, "NBD URI: port number too long");
+      return -1;
+    }
+    memcpy (text, u->portText.first, len);
+    text[len] = '\0';
+    if (parse_decimal (text, 65535, &v, "port") == -1)
+      return -1;
+    if (asprintf (&s, "%" PRIu64, v) == -1)
+      s = NULL;
+  }
+  if (s == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  *out = s;
+  return 0;
+}
+
+/* The host of the authority, decoded; NULL (no error) when empty.  An
+ * IPv6 literal comes without its brackets, as getaddrinfo wants it. */
+static int
+take_host (const UriUriA *u, char **out)
+{
+  *out = NULL;
+  if (u->hostData.ipFuture.first != NULL) {
+    nbdi_set_error (EINVAL, "NBD URI: IP literal \"[%.*s]\" is not an IPv6 address",
+                    (int) range_len (&u->hostText), u->hostText.first);
+    return -1;
+  }
+  if (range_len (&u->hostText) == 0)
+    return 0;
+  *out = decode_range (u->hostText.first, u->hostText.afterLast, "host name");
+  return *out ? 0 : -1;
+}
+
+/* The export name: the path without its leading '/', decoded.  Empty
+ * path segments matter ("nbd://host//disk" names "/disk"), so the
+ * segments are joined again rather than dropped. */
+static char *
+take_export_name (const UriUriA *u)
+{
+  size_t len = 0;
+  char *joined, *p, *name;
+
+  for (const UriPathSegmentA *s = u->pathHead; s; s = s->next)
+    len += range_len (&s->text) + 1;
+  joined = p = malloc (len + 1);
+  if (joined == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  for (const UriPathSegmentA *s = u->pathHead; s; s = s->next) {
+    if (s != u->pathHead)
+      *p++ = '/';
+    memcpy (p, s->text.first, range_len (&s->text));
+    p += range_len (&s->text);
+  }
+  name = decode_range (joined, p, "export name");
+  free (joined);
+  if (name && strlen (name) > NBD_MAX_STRING) {
+    nbdi_set_error (ENAMETOOLONG, "NBD URI: export name longer than the %d bytes "
+                    "the NBD protocol allows", NBD_MAX_STRING);
+    free (name);
+    return NULL;
+  }
+  return name;
+}
+
+static int
+replace (char **field, const char *value)
+{
+  char *copy = strdup (value ? value : "");
+
+  if (copy == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  free (*field);
+  *field = copy;
+  return 0;
+}
+
+static int
+parse_bool (const char *v, int *out)
+{
+  static const char *const yes[] = { "1", "true", "yes", "on" };
+  static const char *const no[] = { "0", "false", "no", "off" };
+
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    if (strcasecmp (v, yes[i]) == 0) {
+      *out = 1;
+      return 0;
+    }
+    if (strcasecmp (v, no[i]) == 0) {
+      *out = 0;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* The query string.  Both '&' and ';' separate parameters; a parameter
+ * given twice keeps its last value; parameters we do not know are
+ * ignored (with a debug message), as libnbd does. */
+static int
+take_query (struct nbd_handle *h, const char *fn, const UriUriA *u,
+            struct uri_request *r)
+{
+  size_t len = range_len (&u->query);
+  UriQueryListA *list = NULL, *q;
+  int count, ret = -1;
+  char *text;
+
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i + 2 < len; i++) {
+    if (u->query.first[i] == '%' && u->query.first[i + 1] == '0'
+        && u->query.first[i + 2] == '0') {
+      nbdi_set_error (EINVAL, "NBD URI: the query contains an encoded NUL byte (%%00)");
+      return -1;
+    }
+  }
+  text = strndup (u->query.first, len);
+  if (text == NULL) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  /* A literal ';' is a separator; an encoded one (%3B) stays data. */
+  for (char *p = text; *p; p++)
+    if (*p == ';')
+      *p = '&';
+  if (uriDissectQueryMallocExA (&list, &count, text, text + len, URI_FALSE,
+                                URI_BR_DONT_TOUCH) != URI_SUCCESS) {
+    nbdi_set_error (EINVAL, "NBD URI: cannot parse the query string \"%s\"", text);
+    goto out;
+  }
+  for (q = list; q; q = q->next) {
+    const char *k = q->key, *v = q->value ? q->value : "";
+    char **slot = NULL;
+
+    if (k == NULL || *k == '\0')
+      continue;
+    if (strcmp (k, "socket") == 0)
+      slot = &r->socket;
+    else if (strcmp (k, "tls-certificates") == 0)
+      slot = &r->tls_certificates;
+    else if (strcmp (k, "tls-psk-file") == 0)
+      slot = &r->tls_psk_file;
+    else if (strcmp (k, "tls-hostname") == 0)
+      slot = &r->tls_hostname;
+    else if (strcmp (k, "tls-priority") == 0)
+      slot = &r->tls_priority;
+    else if (strcmp (k, "tls-verify-peer") == 0) {
+      if (parse_bool (v, &r->tls_verify_peer) == -1) {
+        nbdi_set_error (EINVAL, "NBD URI: tls-verify-peer=%s: expected a boolean "
+                        "(true/false, 1/0, yes/no, on/off)", v);
+        goto out;
+      }
+      continue;
+    }
+    else {
+      if (h->cfg.debug)
+        nbdi_debug (h, fn, "ignoring unknown NBD URI query parameter \"%s\"", k);
+      continue;
+    }
+    if (replace (slot, v) == -1)
+      goto out;
+  }
+  ret = 0;
+ out:
+  uriFreeQueryListA (list);
+  free (text);
+  return ret;
+}
+
+/* Refuse a query parameter given with a transport that has no use for it. */
+static int
+check_socket_param (const struct uri_request *r)
+{
+  enum uri_transport t = r->scheme->transport;
+
+  if (t == URI_UNIX) {
+    if (r->socket == NULL) {
+      nbdi_set_error (EINVAL, "NBD URI: %s:// needs the socket=PATH query parameter, "
+                      "as in \"%s:///export?socket=/path/to/sock\"",
+                      r->scheme->name, r->scheme->name);
+      return -1;
+    }
+    if (r->socket[0] == '\0') {
+      nbdi_set_error (EINVAL, "NBD URI: the socket query parameter is empty");
+      return -1;
+    }
+  }
+  else if (r->socket != NULL && t != URI_SSH) {
+    nbdi_set_error (EINVAL, "NBD URI: the socket query parameter cannot be used "
+                    "with %s:// (only with +unix or +ssh)", r->scheme->name);
+    return -1;
+  }
+  return 0;
+}
+
+/* Split and check a URI against the handle's policy.  Nothing is
+ * changed on the handle. */
+static int
+parse_request (struct nbd_handle *h, const char *fn, const char *text,
+               struct uri_request *r)
+{
+  UriUriA u;
+  const char *errpos = NULL;
+  size_t slen;
+  int ret = -1;
+
+  memset (r, 0, sizeof *r);
+  r->tls_verify_peer = -1;
+  if (uriParseSingleUriA (&u, text, &errpos) != URI_SUCCESS) {
+    nbdi_set_error (EINVAL, "cannot parse NBD URI \"%s\": invalid at offset %td%s",
+                    text, errpos ? errpos - text : (ptrdiff_t) 0,
+                    errpos && *errpos ? "" : " (end of string)");
+    return -1;
+  }
+
+  slen = range_len (&u.scheme);
+  if (slen == 0) {
+    nbdi_set_error (EINVAL, "\"%s\" is not an NBD URI: it has no scheme "
+                    "(NBD URIs start with nbd://, nbds://, nbd+unix://...)", text);
+    goto out;
+  }
+  for (size_t i = 0; i < sizeof uri_schemes / sizeof uri_schemes[0]; i++) {
+    if (strlen (uri_schemes[i].name) == slen
+        && memcmp (uri_schemes[i].name, u.scheme.first, slen) == 0)
+      r->scheme = &uri_schemes[i];
+  }
+  if (r->scheme == NULL) {
+    nbdi_set_error (EINVAL, "unknown NBD URI scheme \"%.*s\" (known: nbd, nbds, "
+                    "nbd+unix, nbds+unix, nbd+vsock, nbds+vsock, nbd+ssh, nbds+ssh)",
+                    (int) slen, u.scheme.first);
+    goto out;
+  }
+  /* uriparser leaves hostText.first NULL when there is no "//". */
+  if (u.hostText.first == NULL) {
+    nbdi_set_error (EINVAL, "NBD URI must start with \"%s://\"", r->scheme->name);
+    goto out;
+  }
+
+  /* The handle's policy, before anything else the URI says. */
+  if ((h->cfg.uri_allow_transports & r->scheme->allow_bit) == 0) {
+    nbdi_set_error (EPERM, "NBD URI transport %s:// is not permitted "
+                    "(see nbd_set_uri_allow_transports)", r->scheme->name);
+    goto out;
+  }
+  if (r->scheme->tls && h->cfg.uri_allow_tls == LIBNBD_TLS_DISABLE) {
+    nbdi_set_error (EPERM, "NBD URI %s:// asks for TLS, which is not permitted "
+                    "(see nbd_set_uri_allow_tls)", r->scheme->name);
+    goto out;
+  }
+  if (!r->scheme->tls && h->cfg.uri_allow_tls == LIBNBD_TLS_REQUIRE) {
+    nbdi_set_error (EPERM, "NBD URI %s:// does not use TLS, but TLS is required "
+                    "(see nbd_set_uri_allow_tls)", r->scheme->name);
+    goto out;
+  }
+
+  /* Userinfo: the whole of it is the TLS user name (an empty one, as in
+   * "nbd://@host", counts as absent). */
+  if (range_len (&u.userInfo) > 0) {
+    r->user = decode_range (u.userInfo.first, u.userInfo.afterLast, "user name");
+    if (r->user == NULL)
+      goto out;
+  }
+
+  if (take_query (h, fn, &u, r) == -1)
+    goto out;
+  if (check_socket_param (r) == -1)
+    goto out;
+
+  switch (r->scheme->transport) {
+  case URI_TCP:
+    if (take_host (&u, &r->host) == -1)
+      goto out;
+    if (r->host == NULL && replace (&r->host, "localhost") == -1)
+      goto out;
+    if (take_port (&u, NBD_DEFAULT_PORT, &r->port) == -1)
+      goto out;
+    break;
+  case URI_UNIX:
+    /* The authority "should not be present" for +unix; like libnbd we
+     * do not insist, and ignore its host and port. */
+    break;
+  case URI_VSOCK: {
+    uint64_t v;
+
+    if (u.hostData.ip4 || u.hostData.ip6 || u.hostData.ipFuture.first) {
+      nbdi_set_error (EINVAL, "NBD URI: the host of %s:// must be a numeric "
+                      "vsock CID", r->scheme->name);
+      goto out;
+    }
+    if (take_host (&u, &r->host) == -1)
+      goto out;
+    r->vsock_cid = VSOCK_CID_HOST;
+    if (r->host) {
+      if (parse_decimal (r->host, UINT32_MAX, &v, "vsock CID") == -1)
+        goto out;
+      r->vsock_cid = v;
+    }
+    r->vsock_port = 10809;
+    if (range_len (&u.portText) > 0) {
+      char port[32];
+
+      if (range_len (&u.portText) >= sizeof port) {
+        nbdi_set_error (EINVAL, "NBD URI: vsock port number too long");
+        goto out;
+      }
+      memcpy (port, u.portText.first, range_len (&u.portText));
+      port[range_len (&u.portText)] = '\0';
+      if (parse_decimal (port, UINT32_MAX, &v, "vsock port") == -1)
+        goto out;
+      r->vsock_port = v;
+    }
+    break;
+  }
+  case URI_SSH:
+    if (take_host (&u, &r->host) == -1)
+      goto out;
+    if (r->host == NULL) {
+      nbdi_set_error (EINVAL, "NBD URI: %s:// needs the name of the ssh server",
+                      r->scheme->name);
+      goto out;
+    }
+    /* ssh would read "-oProxyCommand=..." as an option. */
+    if (r->host[0] == '-' || (r->user && r->user[0] == '-')) {
+      nbdi_set_error (EINVAL, "NBD URI: ssh server or user name may not start "
+                      "with '-'");
+      goto out;
+    }
+    if (range_len (&u.portText) > 0 && take_port (&u, "22", &r->port) == -1)
+      goto out;
+    break;
+  }
+
+  r->export_name = take_export_name (&u);
+  if (r->export_name == NULL)
+    goto out;
+
+  /* Parameters that read local files or change TLS security. */
+  if (!h->cfg.uri_allow_local_file) {
+    const char *param = r->tls_certificates ? "tls-certificates"
+                        : r->tls_psk_file ? "tls-psk-file" : NULL;
+    if (param) {
+      nbdi_set_error (EPERM, "NBD URI parameter %s reads a local file, which is "
+                      "not permitted (see nbd_set_uri_allow_local_file)", param);
+      goto out;
+    }
+  }
+  if (r->tls_priority && !h->cfg.uri_allow_tls_priority) {
+    nbdi_set_error (EPERM, "NBD URI parameter tls-priority is not permitted "
+                    "(see nbd_set_uri_allow_tls_priority)");
+    goto out;
+  }
+  ret = 0;
+ out:
+  uriFreeUriMembersA (&u);
+  if (ret == -1)
+    uri_request_free (r);
+  return ret;
+}
+
+/* Quote s for the remote shell that ssh runs the command with. */
+static char *
+shell_quote (const char *s)
+{
+  size_t n = 2;
+  char *q, *p;
+
+  for (const char *c = s; *c; c++)
+    n += *c == '\'' ? 4 : 1;
+  q = p = malloc (n + 1);
+  if (q == NULL)
+    return NULL;
+  *p++ = '\'';
+  for (const char *c = s; *c; c++) {
+    if (*c == '\'') {
+      memcpy (p, "'\\''", 4);
+      p += 4;
+    }
+    else
+      *p++ = *c;
+  }
+  *p++ = '\'';
+  *p = '\0';
+  return q;
+}
+
+/* nbd+ssh: run ssh to the server, which runs nc there to reach the NBD
+ * server: a Unix socket when socket= is given, else localhost:10809. */
+static int
+connect_ssh (struct nbd_handle *h, const struct uri_request *r)
+{
+  char *argv[12], *remote = NULL, *quoted = NULL;
+  size_t i = 0;
+  int ret;
+
+  if (r->socket) {
+    quoted = shell_quote (r->socket);
+    if (quoted == NULL || asprintf (&remote, "nc -U %s", quoted) == -1)
+      remote = NULL;
+  }
+  else
+    remote = strdup ("nc localhost " NBD_DEFAULT_PORT);
+  if (remote == NULL) {
+    free (quoted);
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  argv[i++] = (char *) "ssh";
+  if (r->port) {
+    argv[i++] = (char *) "-p";
+    argv[i++] = r->port;
+  }
+  if (r->user) {
+    argv[i++] = (char *) "-l";
+    argv[i++] = r->user;
+  }
+  argv[i++] = (char *) "--";
+  argv[i++] = r->host;
+  argv[i++] = remote;
+  argv[i] = NULL;
+  ret = nbdi_aio_connect_command (h, argv);
+  free (remote);
+  free (quoted);
+  return ret;
+}
+
+/* Apply the settings the URI asks for, then start connecting. */
+static int
+apply_and_connect (struct nbd_handle *h, const struct uri_request *r)
+{
+  struct nbdi_settings *c = &h->cfg;
+
+  /* The one setting that can still be refused goes first, so that a
+   * refusal leaves the handle as it was. */
+  if (r->tls_priority && nbdi_set_tls_priority (h, r->tls_priority) == -1)
+    return -1;
+  if (nbdi_set_export_name (h, r->export_name) == -1)
+    return -1;
+  /* nbds asks for TLS; plain nbd leaves the handle's own choice (so a
+   * program may still use nbd_set_tls for opportunistic TLS). */
+  if (r->scheme->tls)
+    c->tls = LIBNBD_TLS_REQUIRE;
+  if ((r->user && nbdi_replace_string (&c->tls_username, r->user) == -1)
+      || (r->tls_certificates
+          && nbdi_replace_string (&c->tls_certificates, r->tls_certificates) == -1)
+      || (r->tls_psk_file
+          && nbdi_replace_string (&c->tls_psk_file, r->tls_psk_file) == -1)
+      || (r->tls_hostname
+          && nbdi_replace_string (&c->tls_hostname, r->tls_hostname) == -1))
+    return -1;
+  if (r->tls_verify_peer != -1)
+    c->tls_verify_peer = r->tls_verify_peer;
+
+  switch (r->scheme->transport) {
+  case URI_TCP:
+    return nbdi_aio_connect_tcp (h, r->host, r->port);
+  case URI_UNIX:
+    return nbdi_aio_connect_unix (h, r->socket);
+  case URI_VSOCK:
+    return nbdi_aio_connect_vsock (h, r->vsock_cid, r->vsock_port);
+  case URI_SSH:
+    /* A certificate, if TLS is used through the tunnel, names the
+     * server we ssh to. */
+    if (c->tls_hostname == NULL && nbdi_replace_string (&c->tls_hostname, r->host) == -1)
+      return -1;
+    return connect_ssh (h, r);
+  }
+  nbdi_set_error (EINVAL, "internal error: unknown URI transport");
+  return -1;
+}
+
+static int
+start_connect (struct nbd_handle *h, const char *fn, const char *uri)
+{
+  struct uri_request r;
+  int ret;
+
+  if (parse_request (h, fn, uri, &r) == -1)
+    return -1;
+  if (h->cfg.debug)
+    nbdi_debug (h, fn, "NBD URI: %s transport, export name \"%s\"",
+                r.scheme->name, r.export_name);
+  ret = apply_and_connect (h, &r);
+  uri_request_free (&r);
+  return ret;
+}
+
+int
+nbdi_aio_connect_uri (struct nbd_handle *h, const char *uri)
+{
+  return start_connect (h, "nbd_aio_connect_uri", uri);
+}
+
+static bool
+handshake_over (struct nbd_handle *h, void *arg)
+{
+  (void) arg;
+  return !nbdi_state_permits (h, NBDI_GROUP_CREATED | NBDI_GROUP_CONNECTING);
+}
+
+int
+nbdi_connect_uri (struct nbd_handle *h, const char *uri)
+{
+  if (start_connect (h, "nbd_connect_uri", uri) == -1)
+    return -1;
+  if (nbdi_io_wait (h, handshake_over, NULL) == -1)
+    return -1;
+  if (nbdi_get_state (h) == NBDI_STATE_DEAD) {
+    nbdi_set_dead_error (h);
+    return -1;
+  }
+  if (nbdi_get_state (h) == NBDI_STATE_CLOSED) {
+    nbdi_set_error (ESHUTDOWN, "server closed the connection during the handshake");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- nbd_get_uri ---------------------------------------------------------- */
+
+/* Characters a part of the URI may carry unescaped, beyond RFC 3986's
+ * unreserved set (letters, digits, "-._~"). */
+#define URI_SUB_DELIMS "!$&'()*+,;="
+#define SAFE_USER  "!$&'()*+,;="          /* not ':', which would read as a password */
+#define SAFE_PATH  URI_SUB_DELIMS ":@/"
+#define SAFE_QUERY "!$'()*,:@/"           /* not '&', ';', '=', '+', which split or change it */
+
+static void
+put_escaped (FILE *f, const char *s, const char *safe)
+{
+  for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+    if (isalnum (*p) || strchr ("-._~", *p) || (*p && strchr (safe, *p)))
+      fputc (*p, f);
+    else
+      fprintf (f, "%%%02X", *p);
+  }
+}
+
+static void
+put_param (FILE *f, bool *first, const char *key, const char *value)
+{
+  fputc (*first ? '?' : '&', f);
+  *first = false;
+  fputs (key, f);
+  fputc ('=', f);
+  put_escaped (f, value, SAFE_QUERY);
+}
+
+/* The URI of a connection is rebuilt from the socket's peer address,
+ * since that is what the connection really is.  A socketpair (a server
+ * run with nbd_connect_command, or nbd+ssh) has no address: no URI. */
+char *
+nbdi_get_uri (struct nbd_handle *h)
+{
+  const struct nbdi_settings *c = &h->cfg;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char host[NI_MAXHOST], serv[NI_MAXSERV];
+  const char *transport = "";
+  char *buf = NULL;
+  size_t size = 0;
+  bool first = true;
+  FILE *f;
+  int fd = nbdi_io_fd (h);
+
+  if (fd == -1) {
+    nbdi_set_error (EINVAL, "cannot construct a URI: the handle has no connection "
+                    "(its socket is gone)");
+    return NULL;
+  }
+  memset (&ss, 0, sizeof ss);
+  if (getpeername (fd, (struct sockaddr *) &ss, &len) == -1) {
+    nbdi_set_error (EINVAL, "cannot construct a URI: %s",
+                    errno == ENOTCONN ? "the socket is not connected (yet)"
+                                      : strerror (errno));
+    return NULL;
+  }
+
+  switch (ss.ss_family) {
+  case AF_INET:
+  case AF_INET6:
+    if (getnameinfo ((struct sockaddr *) &ss, len, host, sizeof host, serv, sizeof serv,
+                     NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+      nbdi_set_error (EINVAL, "cannot construct a URI: cannot format the peer address");
+      return NULL;
+    }
+    break;
+  case AF_UNIX: {
+    const struct sockaddr_un *sun = (const struct sockaddr_un *) &ss;
+
+    if (len <= offsetof (struct sockaddr_un, sun_path)) {
+      nbdi_set_error (EINVAL, "cannot construct a URI for this connection: it has "
+                      "no address (nbd_connect_socket, nbd_connect_command or "
+                      "nbd+ssh)");
+      return NULL;
+    }
+    if (sun->sun_path[0] == '\0') {
+      nbdi_set_error (EPROTONOSUPPORT, "cannot construct a URI: Unix sockets in "
+                      "the abstract namespace have no NBD URI form");
+      return NULL;
+    }
+    transport = "+unix";
+    break;
+  }
+#ifdef AF_VSOCK
+  case AF_VSOCK:
+    transport = "+vsock";
+    break;
+#endif
+  default:
+    nbdi_set_error (EINVAL, "cannot construct a URI for address family %d",
+                    (int) ss.ss_family);
+    return NULL;
+  }
+
+  f = open_memstream (&buf, &size);
+  if (f == NULL) {
+    nbdi_set_error_errno (ENOMEM, "open_memstream");
+    return NULL;
+  }
+  fprintf (f, "%s%s://", c->tls == LIBNBD_TLS_REQUIRE ? "nbds" : "nbd", transport);
+  if (c->tls_username && c->tls_username[0]) {
+    put_escaped (f, c->tls_username, SAFE_USER);
+    fputc ('@', f);
+  }
+  switch (ss.ss_family) {
+  case AF_INET:
+    fprintf (f, "%s:%s", host, serv);
+    break;
+  case AF_INET6:
+    /* A zone ("%eth0") is escaped as RFC 6874 says. */
+    fputc ('[', f);
+    put_escaped (f, host, ":");
+    fprintf (f, "]:%s", serv);
+    break;
+#ifdef AF_VSOCK
+  case AF_VSOCK: {
+    const struct sockaddr_vm *vm = (const struct sockaddr_vm *) &ss;
+    fprintf (f, "%" PRIu32 ":%" PRIu32, (uint32_t) vm->svm_cid, (uint32_t) vm->svm_port);
+    break;
+  }
+#endif
+  }
+  fputc ('/', f);
+  put_escaped (f, c->export_name ? c->export_name : "", SAFE_PATH);
+  if (ss.ss_family == AF_UNIX) {
+    const struct sockaddr_un *sun = (const struct sockaddr_un *) &ss;
+    size_t n = len - offsetof (struct sockaddr_un, sun_path);
+    char path[sizeof sun->sun_path + 1];
+
+    if (n > sizeof sun->sun_path)
+      n = sizeof sun->sun_path;
+
+    memcpy (path, sun->sun_path, n);
+    path[n] = '\0';
+    put_param (f, &first, "socket", path);
+  }
+  if (c->tls_certificates)
+    put_param (f, &first, "tls-certificates", c->tls_certificates);
+  if (c->tls_psk_file)
+    put_param (f, &first, "tls-psk-file", c->tls_psk_file);
+  if (c->tls != LIBNBD_TLS_DISABLE) {
+    /* Only what differs from what reconnecting would assume anyway. */
+    if (c->tls_hostname && c->tls_hostname[0]
+        && (ss.ss_family == AF_UNIX || ss.ss_family == AF_VSOCK
+            || strcmp (c->tls_hostname, host) != 0))
+      put_param (f, &first, "tls-hostname", c->tls_hostname);
+    if (!c->tls_verify_peer)
+      put_param (f, &first, "tls-verify-peer", "false");
+    if (c->tls_priority)
+      put_param (f, &first, "tls-priority", c->tls_priority);
+  }
+  if (fclose (f) != 0 || buf == NULL) {
+    free (buf);
+    nbdi_set_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  return buf;
+}
+
+/* ---- nbd_is_uri ------------------------------------------------------------ */
+
+/* A heuristic, as libnbd documents it: does the string start with a
+ * scheme of the NBD family ("nbd", "nbds", or either followed by "+"
+ * and a transport name, in any letter case) and a ':'?  Whether it then
+ * parses, or names a transport this library knows, is left to
+ * nbd_connect_uri, whose error message says what is wrong. */
+int
+nbdi_is_uri (struct nbd_handle *h, const char *uri)
+{
+  const char *p = uri;
+
+  (void) h;
+  if (strncasecmp (p, "nbd", 3) != 0)
+    return 0;
+  p += 3;
+  if (*p == 's' || *p == 'S')
+    p++;
+  if (*p == '+') {
+    p++;
+    if (!isalpha ((unsigned char) *p))
+      return 0;
+    while (isalnum ((unsigned char) *p) || *p == '+' || *p == '-' || *p == '.')
+      p++;
+  }
+  return *p == ':';
+}
