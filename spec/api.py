@@ -629,6 +629,7 @@ Start nbd_block_status_filter without waiting. %s""" % RETIRE_DOC)
 # ---- NBD URIs (lib/api/uri.c) ---------------------------------------------------
 
 URI_DOC = """
+
 The URI follows the NBD URI standard: the scheme picks the transport and
 TLS (nbd, nbds, nbd+unix, nbds+unix, nbd+vsock, nbds+vsock, nbd+ssh,
 nbds+ssh), the authority the server ([user@]host[:port], port 10809 by
@@ -658,14 +659,19 @@ handshake (in option mode, up to the negotiating state).""" + URI_DOC)
 
 call("get_uri", [], RString(), "1.8",
      states=["connecting", "negotiating", "connected", "closed", "dead"], doc="""
-Return, as a string the caller frees, an NBD URI that should reach the same
-server and export again: built from the connection's peer address (TCP,
-Unix socket or vsock) and the handle's export name and TLS settings.
-Connections with no such address (nbd_connect_socket of a socket pair,
-nbd_connect_command, nbd+ssh) fail with EINVAL.""")
+Return an NBD URI that should reach the same server and export again, as
+a string the caller frees.
+
+The URI is built from the connection's peer address (TCP, Unix socket or
+vsock) and the handle's export name, TLS user name and TLS settings.
+Connections with no such address (a socket pair, nbd_connect_command,
+nbd+ssh), or whose socket no longer knows its peer (a TCP connection the
+server has closed), fail with EINVAL.""")
 
 call("is_uri", [String("uri")], RBool(), "1.22", doc="""
-Return whether the string looks like an NBD URI, so that a program can
-accept either a URI or a file name: true when it starts with an NBD scheme
-(nbd or nbds, optionally followed by + and a transport, in any case) and
-a colon.  This is a quick test: nbd_connect_uri may still refuse it.""")
+Return whether a string looks like an NBD URI.
+
+Meant for programs that accept either a URI or a file name: true when the
+string starts with an NBD scheme (nbd or nbds, optionally followed by +
+and a transport name, in any letter case) and a colon.  This is a quick
+test: nbd_connect_uri may still refuse the URI.""")
