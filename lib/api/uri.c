@@ -682,7 +682,7 @@ nbdi_connect_uri (struct nbd_handle *h, const char *uri)
  * unreserved set (letters, digits, "-._~"). */
 #define URI_SUB_DELIMS "!$&'()*+,;="
 #define SAFE_USER  "!$&'()*+,;="          /* not ':', which would read as a password */
-#define SAFE_PATH  URI_SUB_DELIMS ":@/"
+#define SAFE_PATH  URI_SUB_DELIMS "@/"     /* ':' escaped, as libnbd does */
 #define SAFE_QUERY "!$'()*,:@/"           /* not '&', ';', '=', '+', which split or change it */
 
 static void
