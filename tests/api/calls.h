@@ -43,6 +43,7 @@
 #define NC  (ST_NEGOTIATING | ST_CONNECTED)
 #define CO  ST_CONNECTED
 #define CCD (ST_CONNECTED | ST_CLOSED | ST_DEAD)
+#define AC  (ST_ANY & ~ST_CREATED)
 #define ANY ST_ANY
 
 #define RE 1
@@ -104,6 +105,11 @@ static int context_cb (void *p, const char *n) { (void) p; (void) n; return 0; }
   X (set_uri_allow_tls_priority, I, C_, RE, 0, false)                         \
   X (aio_connect_unix, I, C_, RE, 0, no_such_socket.sun_path)                 \
   X (connect_unix, I, C_, NO, 0, no_such_socket.sun_path)                     \
+  X (aio_connect_uri, I, C_, RE, 0,                                           \
+     "nbd+unix:///?socket=/nonexistent/fastnbd-test.sock")                    \
+  X (connect_uri, I, C_, NO, 0,                                               \
+     "nbd+unix:///?socket=/nonexistent/fastnbd-test.sock")                    \
+  X (get_uri, S, AC, RE, 0)                                                   \
   X (aio_connect_tcp, I, C_, RE, 0, "127.0.0.1", closed_port)                 \
   X (connect_tcp, I, C_, NO, 0, "127.0.0.1", closed_port)                     \
   X (aio_connect_vsock, I, C_, RE, 0, 1, 1)                                   \

@@ -49,7 +49,9 @@ def main():
               "N_": ["negotiating"],
               "NCC": ["negotiating", "connected", "closed"],
               "NC": ["negotiating", "connected"], "CO": ["connected"],
-              "CCD": ["connected", "closed", "dead"], "ANY": None}
+              "CCD": ["connected", "closed", "dead"],
+              "AC": ["connecting", "negotiating", "connected", "closed", "dead"],
+              "ANY": None}
     rows = {}
     for m in re.finditer(r"^\s*X \((\w+), [ISC], (\w+), (RE|NO), \d",
                          text.get("calls.h", ""), re.M):

@@ -50,6 +50,11 @@ library_facts (struct nbd_handle *h)
   CHECK (nbd_get_handle_size (h) > 0);
   CHECK_INT (nbd_supports_tls (h), 1);
   CHECK_INT (nbd_supports_uri (h), 1);
+  /* nbd_is_uri recognises NBD URIs without parsing them further. */
+  CHECK_INT (nbd_is_uri (h, "nbd://localhost/x"), 1);
+  CHECK_INT (nbd_is_uri (h, "nbds+unix:///?socket=/s"), 1);
+  CHECK_INT (nbd_is_uri (h, "/dev/sda"), 0);
+  CHECK_INT (nbd_is_uri (h, "http://example.com/"), 0);
 
   /* vsock support means the kernel lets us make such a socket. */
 #ifdef AF_VSOCK
