@@ -41,6 +41,9 @@ dialed (struct nbd_handle *h, int r)
 int
 nbdi_aio_connect_unix (struct nbd_handle *h, const char *path)
 {
+  h->peer.kind = PEER_UNIX;
+  if (nbdi_replace_string (&h->peer.path, path) == -1)
+    return -1;
   nbdi_dialer_init (&h->dialer);
   return dialed (h, nbdi_dial_unix (&h->dialer, path));
 }
@@ -50,6 +53,10 @@ nbdi_aio_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
 {
   nbdi_dialer_init (&h->dialer);
   if (h->cfg.tls_hostname == NULL && nbdi_replace_string (&h->cfg.tls_hostname, host) == -1)
+    return -1;
+  h->peer.kind = PEER_TCP;
+  if (nbdi_replace_string (&h->peer.host, host) == -1
+      || nbdi_replace_string (&h->peer.port, port) == -1)
     return -1;
   return dialed (h, nbdi_dial_tcp (&h->dialer, host, port));
 }
@@ -64,6 +71,7 @@ nbdi_aio_connect (struct nbd_handle *h, const struct sockaddr *addr, socklen_t l
 int
 nbdi_aio_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
 {
+  h->peer = (struct nbdi_peer) { .kind = PEER_VSOCK, .cid = cid, .vport = port };
   nbdi_dialer_init (&h->dialer);
   return dialed (h, nbdi_dial_vsock (&h->dialer, cid, port));
 }

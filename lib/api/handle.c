@@ -97,6 +97,9 @@ nbd_close (struct nbd_handle *h)
   if (h->cfg.debug)
     nbdi_debug (h, "nbd_close", "closing handle");
   nbdi_connection_close (h);
+  free (h->peer.host);
+  free (h->peer.port);
+  free (h->peer.path);
   nbdi_clear_debug_callback (h);
   free_settings (&h->cfg);
   pthread_mutex_destroy (&h->lock);

@@ -43,6 +43,15 @@ struct nbdi_settings {
   bool uri_allow_tls_priority;
 };
 
+/* Where the program asked to connect, as given (for nbd_get_uri). */
+enum nbdi_peer_kind { PEER_NONE, PEER_TCP, PEER_UNIX, PEER_VSOCK };
+struct nbdi_peer {
+  enum nbdi_peer_kind kind;
+  char *host, *port;                   /* tcp */
+  char *path;                          /* unix */
+  uint32_t cid, vport;                 /* vsock */
+};
+
 struct nbd_handle {
   pthread_mutex_t lock;
   struct nbdi_settings cfg;
@@ -50,6 +59,7 @@ struct nbd_handle {
   enum nbdi_state state;               /* read without the lock: atomics */
   struct nbdi_conn conn;               /* the engine's connection state */
   struct nbdi_dialer dialer;           /* while connecting */
+  struct nbdi_peer peer;
   pid_t pid;                           /* server subprocess, or -1 */
   bool pid_listens;                    /* it keeps listening: stop it on close */
 };

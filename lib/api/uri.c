@@ -706,115 +706,146 @@ put_param (FILE *f, bool *first, const char *key, const char *value)
   put_escaped (f, value, SAFE_QUERY);
 }
 
-/* The URI of a connection is rebuilt from the socket's peer address,
- * since that is what the connection really is.  A socketpair (a server
- * run with nbd_connect_command, or nbd+ssh) has no address: no URI. */
-char *
-nbdi_get_uri (struct nbd_handle *h)
+/* Where the connection goes, in URI terms: the address the program
+ * asked for when it used nbd_connect_{tcp,unix,vsock,uri}, else the
+ * socket's peer address (nbd_connect_socket, socket activation). */
+struct uri_target {
+  const char *transport;        /* "", "+unix", "+vsock" */
+  char host[NI_MAXHOST + 2];    /* tcp: bracketed if IPv6; vsock: cid */
+  char port[NI_MAXSERV];
+  char path[sizeof ((struct sockaddr_un *) 0)->sun_path + 1];   /* unix */
+};
+
+static int
+target_from_request (const struct nbdi_peer *p, struct uri_target *t)
 {
-  const struct nbdi_settings *c = &h->cfg;
+  switch (p->kind) {
+  case PEER_TCP:
+    snprintf (t->host, sizeof t->host, strchr (p->host, ':') ? "[%s]" : "%s", p->host);
+    snprintf (t->port, sizeof t->port, "%s", p->port);
+    return 0;
+  case PEER_UNIX:
+    t->transport = "+unix";
+    snprintf (t->path, sizeof t->path, "%s", p->path);
+    return 0;
+  case PEER_VSOCK:
+    t->transport = "+vsock";
+    snprintf (t->host, sizeof t->host, "%" PRIu32, p->cid);
+    snprintf (t->port, sizeof t->port, "%" PRIu32, p->vport);
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+static int
+target_from_socket (struct nbd_handle *h, struct uri_target *t)
+{
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  char host[NI_MAXHOST], serv[NI_MAXSERV];
-  const char *transport = "";
-  char *buf = NULL;
-  size_t size = 0;
-  bool first = true;
-  FILE *f;
+  char host[NI_MAXHOST];
   int fd = nbdi_io_fd (h);
 
   if (fd == -1) {
     nbdi_set_error (EINVAL, "cannot construct a URI: the handle has no connection "
                     "(its socket is gone)");
-    return NULL;
+    return -1;
   }
   memset (&ss, 0, sizeof ss);
   if (getpeername (fd, (struct sockaddr *) &ss, &len) == -1) {
     nbdi_set_error (EINVAL, "cannot construct a URI: %s",
                     errno == ENOTCONN ? "the socket is not connected (yet)"
                                       : strerror (errno));
-    return NULL;
+    return -1;
   }
-
   switch (ss.ss_family) {
   case AF_INET:
   case AF_INET6:
-    if (getnameinfo ((struct sockaddr *) &ss, len, host, sizeof host, serv, sizeof serv,
-                     NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    if (getnameinfo ((struct sockaddr *) &ss, len, host, sizeof host, t->port,
+                     sizeof t->port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
       nbdi_set_error (EINVAL, "cannot construct a URI: cannot format the peer address");
-      return NULL;
+      return -1;
     }
-    break;
+    snprintf (t->host, sizeof t->host, ss.ss_family == AF_INET6 ? "[%s]" : "%s", host);
+    return 0;
   case AF_UNIX: {
     const struct sockaddr_un *sun = (const struct sockaddr_un *) &ss;
+    size_t n;
 
     if (len <= offsetof (struct sockaddr_un, sun_path)) {
       nbdi_set_error (EINVAL, "cannot construct a URI for this connection: it has "
                       "no address (nbd_connect_socket, nbd_connect_command or "
                       "nbd+ssh)");
-      return NULL;
+      return -1;
     }
     if (sun->sun_path[0] == '\0') {
       nbdi_set_error (EPROTONOSUPPORT, "cannot construct a URI: Unix sockets in "
                       "the abstract namespace have no NBD URI form");
-      return NULL;
+      return -1;
     }
-    transport = "+unix";
-    break;
+    n = len - offsetof (struct sockaddr_un, sun_path);
+    if (n > sizeof sun->sun_path)
+      n = sizeof sun->sun_path;
+    memcpy (t->path, sun->sun_path, n);
+    t->path[n] = '\0';
+    t->transport = "+unix";
+    return 0;
   }
 #ifdef AF_VSOCK
-  case AF_VSOCK:
-    transport = "+vsock";
-    break;
+  case AF_VSOCK: {
+    const struct sockaddr_vm *vm = (const struct sockaddr_vm *) &ss;
+    t->transport = "+vsock";
+    snprintf (t->host, sizeof t->host, "%" PRIu32, (uint32_t) vm->svm_cid);
+    snprintf (t->port, sizeof t->port, "%" PRIu32, (uint32_t) vm->svm_port);
+    return 0;
+  }
 #endif
   default:
     nbdi_set_error (EINVAL, "cannot construct a URI for address family %d",
                     (int) ss.ss_family);
-    return NULL;
+    return -1;
   }
+}
+
+char *
+nbdi_get_uri (struct nbd_handle *h)
+{
+  const struct nbdi_settings *c = &h->cfg;
+  struct uri_target t = { .transport = "" };
+  char *buf = NULL;
+  size_t size = 0;
+  bool first = true;
+  FILE *f;
+
+  if (target_from_request (&h->peer, &t) == -1 && target_from_socket (h, &t) == -1)
+    return NULL;
 
   f = open_memstream (&buf, &size);
   if (f == NULL) {
     nbdi_set_error_errno (ENOMEM, "open_memstream");
     return NULL;
   }
-  fprintf (f, "%s%s://", c->tls == LIBNBD_TLS_REQUIRE ? "nbds" : "nbd", transport);
+  fprintf (f, "%s%s://", c->tls == LIBNBD_TLS_REQUIRE ? "nbds" : "nbd", t.transport);
   if (c->tls_username && c->tls_username[0]) {
     put_escaped (f, c->tls_username, SAFE_USER);
     fputc ('@', f);
   }
-  switch (ss.ss_family) {
-  case AF_INET:
-    fprintf (f, "%s:%s", host, serv);
-    break;
-  case AF_INET6:
-    /* A zone ("%eth0") is escaped as RFC 6874 says. */
-    fputc ('[', f);
-    put_escaped (f, host, ":");
-    fprintf (f, "]:%s", serv);
-    break;
-#ifdef AF_VSOCK
-  case AF_VSOCK: {
-    const struct sockaddr_vm *vm = (const struct sockaddr_vm *) &ss;
-    fprintf (f, "%" PRIu32 ":%" PRIu32, (uint32_t) vm->svm_cid, (uint32_t) vm->svm_port);
-    break;
-  }
-#endif
+  if (t.path[0] == '\0') {
+    if (t.host[0] == '[') {
+      /* A zone ("%eth0") is escaped as RFC 6874 says. */
+      fputc ('[', f);
+      t.host[strlen (t.host) - 1] = '\0';
+      put_escaped (f, t.host + 1, ":");
+      fputc (']', f);
+    }
+    else
+      fputs (t.host, f);
+    fprintf (f, ":%s", t.port);
   }
   fputc ('/', f);
   put_escaped (f, c->export_name ? c->export_name : "", SAFE_PATH);
-  if (ss.ss_family == AF_UNIX) {
-    const struct sockaddr_un *sun = (const struct sockaddr_un *) &ss;
-    size_t n = len - offsetof (struct sockaddr_un, sun_path);
-    char path[sizeof sun->sun_path + 1];
-
-    if (n > sizeof sun->sun_path)
-      n = sizeof sun->sun_path;
-
-    memcpy (path, sun->sun_path, n);
-    path[n] = '\0';
-    put_param (f, &first, "socket", path);
-  }
+  if (t.path[0])
+    put_param (f, &first, "socket", t.path);
   if (c->tls_certificates)
     put_param (f, &first, "tls-certificates", c->tls_certificates);
   if (c->tls_psk_file)
@@ -822,8 +853,8 @@ nbdi_get_uri (struct nbd_handle *h)
   if (c->tls != LIBNBD_TLS_DISABLE) {
     /* Only what differs from what reconnecting would assume anyway. */
     if (c->tls_hostname && c->tls_hostname[0]
-        && (ss.ss_family == AF_UNIX || ss.ss_family == AF_VSOCK
-            || strcmp (c->tls_hostname, host) != 0))
+        && (t.path[0] || strcmp (t.transport, "+vsock") == 0
+            || strcmp (c->tls_hostname, t.host) != 0))
       put_param (f, &first, "tls-hostname", c->tls_hostname);
     if (!c->tls_verify_peer)
       put_param (f, &first, "tls-verify-peer", "false");
