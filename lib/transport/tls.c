@@ -356,8 +356,8 @@ tls_shutdown (struct nbdi_transport *t)
 {
   struct tls *s = (struct tls *) t;
 
-  /* close_notify is a courtesy: if the socket is full it is skipped
-   * rather than waited for (the caller is not going to poll again). */
+  /* close_notify is a courtesy: when the socket cannot take it at
+   * once it is dropped, since shutdown must not wait. */
   if (s->handshake_done) {
     s->more = false;
     gnutls_bye (s->session, GNUTLS_SHUT_WR);
@@ -460,7 +460,8 @@ load_psk (struct tls *s, const struct nbdi_tls_config *cfg,
   size_t cap = 0, ulen;
   ssize_t len;
   unsigned char *key = NULL;
-  ssize_t keylen = -1;
+  size_t keycap = 0;
+  ssize_t keylen;
   bool found = false;
   int r, ret = -1;
 
@@ -497,7 +498,8 @@ load_psk (struct tls *s, const struct nbdi_tls_config *cfg,
              cfg->psk_file, user);
     goto out;
   }
-  key = malloc (strlen (line + ulen + 1) / 2 + 1);
+  keycap = strlen (line + ulen + 1) / 2 + 1;
+  key = malloc (keycap);
   if (key == NULL) {
     *err = errno;
     set_msg (msg, msglen, "%s", strerror (errno));
@@ -532,7 +534,7 @@ load_psk (struct tls *s, const struct nbdi_tls_config *cfg,
     gnutls_memset (line, 0, cap);
   free (line);
   if (key)
-    gnutls_memset (key, 0, keylen > 0 ? (size_t) keylen : 0);
+    gnutls_memset (key, 0, keycap);
   free (key);
   if (fp)
     fclose (fp);
@@ -719,7 +721,8 @@ nbdi_tls_wrap (struct nbdi_transport *inner, const struct nbdi_tls_config *cfg,
   }
 
   /* PSK key exchanges are not in GnuTLS's default sets: add them when
-   * a PSK file is what we authenticate with. */
+   * a PSK file is what we authenticate with (and, by default, put
+   * AES-128-GCM ahead of ChaCha20: see aes_is_fast). */
   if (asprintf (&priority, "%s%s%s", base,
                 cfg->psk_file && cfg->priority == NULL && aes_is_fast ()
                 ? ":-CHACHA20-POLY1305:+CHACHA20-POLY1305" : "",
@@ -731,10 +734,11 @@ nbdi_tls_wrap (struct nbdi_transport *inner, const struct nbdi_tls_config *cfg,
   }
   r = gnutls_priority_set_direct (s->session, priority, &where);
   if (r != GNUTLS_E_SUCCESS) {
-    *err = EINVAL;
     /* Point into the caller's string, not at our PSK additions. */
     size_t at = where && where >= priority && where < priority + strlen (base)
       ? (size_t) (where - priority) : 0;
+
+    *err = EINVAL;
     set_msg (msg, msglen, "invalid TLS priority string \"%s\" near \"%s\"",
              base, base + at);
     goto fail;
