@@ -436,7 +436,9 @@ for name, since, args, ret, what in [
 
 for name, since, what in [
         ("structured_reply", "1.16", "structured replies"),
-        ("extended_headers", "1.18", "64-bit extended headers")]:
+        ("extended_headers", "1.18", "64-bit extended headers"),
+        ("starttls", "1.16", "TLS (NBD_OPT_STARTTLS, then the TLS handshake "
+                             "with the handle's TLS settings)")]:
     call("opt_" + name, [], RBool(), since, states=NEGOTIATING, reentrant=False,
          doc="""
 In option mode, ask the server for %s.  Returns 1 if they are in use

@@ -56,14 +56,6 @@ nbdi_io_send (struct nbd_handle *h)
 
 /* STARTTLS was agreed: wrap the socket in TLS (once), then advance the
  * handshake; when it completes, negotiation goes on encrypted. */
-#ifdef NBDI_TLS_MISSING
-static int
-tls_step (struct nbd_handle *h)
-{
-  nbdi_engine_die (h, ENOTSUP, "TLS: not built into this library yet");
-  return -1;
-}
-#else
 static int
 tls_step (struct nbd_handle *h)
 {
@@ -97,7 +89,6 @@ tls_step (struct nbd_handle *h)
     return -1;
   return nbdi_io_send (h);
 }
-#endif
 
 /* One receive: straight into the caller's buffer for big payloads, else
  * into rx.  Returns bytes received, 0 at EOF (handled), -1 on EAGAIN

@@ -162,6 +162,12 @@ nbdi_aio_opt_extended_headers (struct nbd_handle *h, nbd_completion_callback cb)
 }
 
 int
+nbdi_aio_opt_starttls (struct nbd_handle *h, nbd_completion_callback cb)
+{
+  return feature_option (h, NBD_OPT_STARTTLS, h->conn.tls, cb);
+}
+
+int
 nbdi_aio_opt_abort (struct nbd_handle *h)
 {
   return nbdi_option_abort (h);
@@ -276,6 +282,13 @@ nbdi_opt_extended_headers (struct nbd_handle *h)
 {
   return feature_result (h, nbdi_aio_opt_extended_headers (h, NBD_NULL_COMPLETION),
                          &h->conn.extended);
+}
+
+int
+nbdi_opt_starttls (struct nbd_handle *h)
+{
+  return feature_result (h, nbdi_aio_opt_starttls (h, NBD_NULL_COMPLETION),
+                         &h->conn.tls);
 }
 
 static bool
