@@ -122,9 +122,8 @@ handshake_over (struct nbd_handle *h, void *arg)
   return !nbdi_state_permits (h, NBDI_GROUP_CREATED | NBDI_GROUP_CONNECTING);
 }
 
-/* Wait for the end of the handshake: ready, or negotiating in opt mode. */
-static int
-finish_connect (struct nbd_handle *h, int r)
+int
+nbdi_connect_finish (struct nbd_handle *h, int r)
 {
   if (r == -1)
     return -1;
@@ -144,35 +143,35 @@ finish_connect (struct nbd_handle *h, int r)
 int
 nbdi_connect_unix (struct nbd_handle *h, const char *path)
 {
-  return finish_connect (h, nbdi_aio_connect_unix (h, path));
+  return nbdi_connect_finish (h, nbdi_aio_connect_unix (h, path));
 }
 
 int
 nbdi_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
 {
-  return finish_connect (h, nbdi_aio_connect_tcp (h, host, port));
+  return nbdi_connect_finish (h, nbdi_aio_connect_tcp (h, host, port));
 }
 
 int
 nbdi_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
 {
-  return finish_connect (h, nbdi_aio_connect_vsock (h, cid, port));
+  return nbdi_connect_finish (h, nbdi_aio_connect_vsock (h, cid, port));
 }
 
 int
 nbdi_connect_socket (struct nbd_handle *h, int sock)
 {
-  return finish_connect (h, nbdi_aio_connect_socket (h, sock));
+  return nbdi_connect_finish (h, nbdi_aio_connect_socket (h, sock));
 }
 
 int
 nbdi_connect_command (struct nbd_handle *h, char **argv)
 {
-  return finish_connect (h, nbdi_aio_connect_command (h, argv));
+  return nbdi_connect_finish (h, nbdi_aio_connect_command (h, argv));
 }
 
 int
 nbdi_connect_systemd_socket_activation (struct nbd_handle *h, char **argv)
 {
-  return finish_connect (h, nbdi_aio_connect_systemd_socket_activation (h, argv));
+  return nbdi_connect_finish (h, nbdi_aio_connect_systemd_socket_activation (h, argv));
 }

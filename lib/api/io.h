@@ -17,6 +17,10 @@ int nbdi_io_attach (struct nbd_handle *h);
 /* Drive I/O until done (h, arg); 0, or -1 with the error set. */
 int nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
                   void *arg);
+/* The sync connect calls: after the aio connect returned r, wait for the
+ * handshake to end (ready, or negotiating in option mode); 0 or -1. */
+int nbdi_connect_finish (struct nbd_handle *h, int r);
+
 /* Set the public error from the recorded cause of death. */
 void nbdi_set_dead_error (struct nbd_handle *h);
 

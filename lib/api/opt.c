@@ -96,10 +96,10 @@ nbdi_aio_opt_list_meta_context (struct nbd_handle *h, nbd_context_callback ctx,
   return start (h, NBD_OPT_LIST_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, NULL);
 }
 
-int
-nbdi_aio_opt_list_meta_context_queries (struct nbd_handle *h, char **queries,
-                                        nbd_context_callback ctx,
-                                        nbd_completion_callback cb)
+/* The _queries forms: the same option with the caller's own list. */
+static int
+start_with_queries (struct nbd_handle *h, uint32_t code, char **queries,
+                    nbd_context_callback ctx, nbd_completion_callback cb)
 {
   struct nbdi_strlist *q = copy_queries (queries);
 
@@ -107,7 +107,15 @@ nbdi_aio_opt_list_meta_context_queries (struct nbd_handle *h, char **queries,
     free_closures (NULL, &ctx, &cb);
     return -1;
   }
-  return start (h, NBD_OPT_LIST_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, q);
+  return start (h, code, (nbd_list_callback) { 0 }, ctx, cb, q);
+}
+
+int
+nbdi_aio_opt_list_meta_context_queries (struct nbd_handle *h, char **queries,
+                                        nbd_context_callback ctx,
+                                        nbd_completion_callback cb)
+{
+  return start_with_queries (h, NBD_OPT_LIST_META_CONTEXT, queries, ctx, cb);
 }
 
 int
@@ -122,13 +130,7 @@ nbdi_aio_opt_set_meta_context_queries (struct nbd_handle *h, char **queries,
                                        nbd_context_callback ctx,
                                        nbd_completion_callback cb)
 {
-  struct nbdi_strlist *q = copy_queries (queries);
-
-  if (q == NULL) {
-    free_closures (NULL, &ctx, &cb);
-    return -1;
-  }
-  return start (h, NBD_OPT_SET_META_CONTEXT, (nbd_list_callback) { 0 }, ctx, cb, q);
+  return start_with_queries (h, NBD_OPT_SET_META_CONTEXT, queries, ctx, cb);
 }
 
 /* A protocol feature already agreed needs no second request. */

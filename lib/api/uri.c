@@ -651,29 +651,10 @@ nbdi_aio_connect_uri (struct nbd_handle *h, const char *uri)
   return start_connect (h, "nbd_aio_connect_uri", uri);
 }
 
-static bool
-handshake_over (struct nbd_handle *h, void *arg)
-{
-  (void) arg;
-  return !nbdi_state_permits (h, NBDI_GROUP_CREATED | NBDI_GROUP_CONNECTING);
-}
-
 int
 nbdi_connect_uri (struct nbd_handle *h, const char *uri)
 {
-  if (start_connect (h, "nbd_connect_uri", uri) == -1)
-    return -1;
-  if (nbdi_io_wait (h, handshake_over, NULL) == -1)
-    return -1;
-  if (nbdi_get_state (h) == NBDI_STATE_DEAD) {
-    nbdi_set_dead_error (h);
-    return -1;
-  }
-  if (nbdi_get_state (h) == NBDI_STATE_CLOSED) {
-    nbdi_set_error (ESHUTDOWN, "server closed the connection during the handshake");
-    return -1;
-  }
-  return 0;
+  return nbdi_connect_finish (h, start_connect (h, "nbd_connect_uri", uri));
 }
 
 /* ---- nbd_get_uri ---------------------------------------------------------- */
