@@ -116,7 +116,7 @@ receive_once (struct nbd_handle *h, size_t *asked)
       rx->end -= rx->start;
       rx->start = 0;
     }
-    *asked = rx->cap - rx->end;
+    *asked = nbdi_rx_read_size (c);
     n = t->ops->recv (t, rx->buf + rx->end, *asked);
     if (n > 0)
       rx->end += n;
@@ -144,11 +144,14 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
     return nbdi_get_state (h) == NBDI_STATE_DEAD ? -1 : 0;
   }
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      h->conn.recv_hot = false;
       return 0;
+    }
     nbdi_engine_die (h, errno, "recv: %s", strerror (errno));
     return -1;
   }
+  h->conn.recv_hot = true;
   /* A full read suggests more is waiting: the caller may read again
    * before polling. */
   *drained = (size_t) n < asked;
@@ -156,11 +159,11 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
     return -1;
   if (h->conn.phase == PH_TLS_HANDSHAKE)
     return tls_step (h);
-  /* Commands issued by completion callbacks leave together, now. */
-  if (nbdi_tx_pending (&h->conn) && nbdi_io_send (h) == -1)
+  /* Commands issued by completion callbacks leave together. */
+  if (nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
     return -1;
   nbdi_update_ready (h);
-  return 0;
+  return 1;
 }
 
 /* Finish a non-blocking connect, then start the handshake. */
@@ -238,9 +241,20 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
   int fd = nbdi_io_fd (h), nfds = 0, r;
 
   /* Queued requests go out before sleeping: no poll round needed. */
-  if (h->conn.phase != PH_DIAL && h->conn.transport && nbdi_tx_pending (&h->conn)
-      && nbdi_io_send (h) == -1)
+  if (h->conn.phase != PH_DIAL && h->conn.transport
+      && nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
     goto dead;
+  /* Replies kept arriving last time: read before polling, which saves
+   * the poll() while the server keeps up. */
+  if (h->conn.phase == PH_TRANSMISSION && h->conn.recv_hot
+      && h->conn.in_flight > h->conn.unsent) {
+    bool drained;
+    r = nbdi_io_recv (h, &drained);
+    if (r == -1)
+      goto dead;
+    if (r == 1)
+      return 1;
+  }
   dir = nbdi_engine_direction (h);
   if (dir == 0 && nbdi_state_permits (h, NBDI_GROUP_CLOSED))
     return 1;                   /* sending the disconnect closed the handle */

@@ -8,6 +8,9 @@
 
 /* Payloads at least this big are read straight into the caller's buffer. */
 #define DIRECT_MIN 16384
+/* Reads this big are better received straight into the caller's buffer
+ * than through rx (see nbdi_rx_read_size). */
+#define BIG_READ (64 * 1024)
 /* Largest non-data chunk payload we accept (block status, errors). */
 #define MAX_META_PAYLOAD (64u * 1024 * 1024)
 
@@ -194,6 +197,9 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   }
   c->chunks_sent++;
   c->in_flight++;
+  c->unsent++;
+  if (cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ)
+    c->big_reads++;
   nbdi_set_state (h, NBDI_STATE_PROCESSING);
   return cmd->cookie;
 
@@ -247,6 +253,8 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
   if (map_find (&c->map, cmd->cookie, &at))
     map_remove_at (&c->map, at);
   c->in_flight--;
+  if (cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ)
+    c->big_reads--;
   cmd->done = true;
   if (cmd->init_buf && !cmd->scattered && cmd->filled < cmd->count)
     memset ((char *) cmd->rbuf + cmd->filled, 0, cmd->count - cmd->filled);
@@ -663,6 +671,20 @@ nbdi_replies_consume (struct nbd_handle *h)
       break;
     }
   }
+}
+
+/* How much the driver should read into rx at once: a lot, so that many
+ * small replies come in one system call; but while big reads are in
+ * flight, just enough for a reply header, so that their payloads are not
+ * copied twice (the rest then goes straight to the caller's buffer). */
+size_t
+nbdi_rx_read_size (const struct nbdi_conn *c)
+{
+  size_t room = c->rx.cap - c->rx.end;
+
+  if (c->big_reads && c->reply_stage == RS_HEADER && room > 4096)
+    return 4096;
+  return room;
 }
 
 /* How many payload bytes the driver may read straight into the caller's

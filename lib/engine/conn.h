@@ -146,6 +146,9 @@ struct nbdi_conn {
   uint64_t next_cookie;
   struct nbdi_cookie_map map;
   size_t in_flight;             /* sent or queued, reply not complete */
+  size_t unsent;                /* of those, queued since the last flush */
+  size_t big_reads;             /* of those, reads with large payloads */
+  bool recv_hot;                /* the last read found data waiting */
   struct nbdi_cmd *done_head, *done_tail;   /* completed, not retired */
   struct nbdi_cmd *free_cmds;
   struct nbdi_cmd *reply_cmd;   /* command whose reply is being read */

@@ -1,6 +1,7 @@
 /* The engine's core: buffers, dispatch by phase, the handshake up to the
  * option phase, and death. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,9 @@
 #include "api/internal.h"
 #include "engine/engine.h"
 
-#define RX_SIZE (256 * 1024)
+/* Big enough for a queue's worth of small replies in one recv, small
+ * enough to stay in cache (measured: 128 KiB beat 256 and 64). */
+#define RX_SIZE (128 * 1024)
 
 int
 nbdi_engine_init (struct nbd_handle *h)
@@ -113,8 +116,27 @@ nbdi_tx_advance (struct nbdi_conn *c, size_t n)
     n -= v->iov_len;
     c->tx_first++;
   }
-  if (c->tx_first == c->tx_len)
+  if (c->tx_first == c->tx_len) {
     c->tx_first = c->tx_len = 0;
+    c->unsent = 0;
+  }
+}
+
+/* Batching: while the server still has plenty of requests to work on,
+ * new ones wait to leave together, saving a system call (and a socket
+ * buffer) per request.  Below the low water mark, or once a batch is
+ * full, they go at once. */
+#define BATCH_FULL 8
+#define SERVER_LOW_WATER 16
+
+bool
+nbdi_tx_worth_sending (const struct nbdi_conn *c)
+{
+  if (!nbdi_tx_pending (c))
+    return false;
+  if (c->phase != PH_TRANSMISSION || c->disc_queued)
+    return true;
+  return c->unsent >= BATCH_FULL || c->in_flight - c->unsent < SERVER_LOW_WATER;
 }
 
 /* ---- death ---- */
@@ -190,7 +212,7 @@ nbdi_engine_direction (struct nbd_handle *h)
   default:
     dir |= LIBNBD_AIO_DIRECTION_READ;
   }
-  if (nbdi_tx_pending (c))
+  if (nbdi_tx_worth_sending (c))
     dir |= LIBNBD_AIO_DIRECTION_WRITE;
   return dir;
 }

@@ -40,6 +40,8 @@ unsigned nbdi_engine_direction (struct nbd_handle *h);
 
 /* Output queue. */
 bool nbdi_tx_pending (const struct nbdi_conn *c);
+/* Whether queued output should leave now rather than wait for more. */
+bool nbdi_tx_worth_sending (const struct nbdi_conn *c);
 int nbdi_tx_push (struct nbdi_conn *c, const void *base, size_t len);
 /* Account for n bytes sent from the front of the queue. */
 void nbdi_tx_advance (struct nbdi_conn *c, size_t n);
@@ -93,6 +95,8 @@ int nbdi_cmd_disconnect (struct nbd_handle *h);
 /* Payload bytes the driver may read straight into a caller's buffer
  * now (0: read into rx instead). */
 uint64_t nbdi_direct_want (const struct nbdi_conn *c);
+/* How many bytes to read into rx at once (after compaction). */
+size_t nbdi_rx_read_size (const struct nbdi_conn *c);
 
 /* Transmission state after a change in commands in flight. */
 void nbdi_update_ready (struct nbd_handle *h);

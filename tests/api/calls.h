@@ -145,6 +145,8 @@ static int context_cb (void *p, const char *n) { (void) p; (void) n; return 0; }
   X (aio_opt_structured_reply, I, N_, RE, 1, COMPLETION)                      \
   X (opt_extended_headers, I, N_, NO, 0)                                      \
   X (aio_opt_extended_headers, I, N_, RE, 1, COMPLETION)                      \
+  X (opt_starttls, I, N_, NO, 0)                                              \
+  X (aio_opt_starttls, I, N_, RE, 1, COMPLETION)                              \
   X (opt_abort, I, N_, NO, 0)                                                 \
   X (aio_opt_abort, I, N_, RE, 0)                                             \
   X (is_read_only, I, NCC, RE, 0)                                             \
