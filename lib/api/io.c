@@ -38,16 +38,29 @@ nbdi_io_send (struct nbd_handle *h)
   struct nbdi_conn *c = &h->conn;
 
   while (nbdi_tx_pending (c)) {
-    size_t cnt = c->tx_len - c->tx_first;
-    ssize_t n = c->transport->ops->send (c->transport, c->tx + c->tx_first,
-                                         cnt > MAX_IOV ? MAX_IOV : (int) cnt, false);
+    size_t cnt = c->tx_len - c->tx_first, offered = 0;
+    ssize_t n;
+
+    if (cnt > MAX_IOV)
+      cnt = MAX_IOV;
+    for (size_t i = 0; i < cnt; i++)
+      offered += c->tx[c->tx_first + i].iov_len;
+    n = c->transport->ops->send (c->transport, c->tx + c->tx_first, (int) cnt, false);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->tx_full = true;
         return 0;
+      }
       nbdi_engine_die (h, errno, "send: %s", strerror (errno));
       return -1;
     }
     nbdi_tx_advance (c, n);
+    /* A short send means the socket buffer is full: trying again before
+     * poll() says there is room would only send a sliver. */
+    if ((size_t) n < offered) {
+      c->tx_full = true;
+      break;
+    }
   }
   nbdi_update_ready (h);
   maybe_closed (h);
@@ -160,7 +173,7 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
   if (h->conn.phase == PH_TLS_HANDSHAKE)
     return tls_step (h);
   /* Commands issued by completion callbacks leave together. */
-  if (nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
+  if (!h->conn.tx_full && nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
     return -1;
   nbdi_update_ready (h);
   return 1;
@@ -217,6 +230,7 @@ nbdi_io_notify_write (struct nbd_handle *h)
     return 0;
   if (h->conn.phase == PH_TLS_HANDSHAKE)
     return tls_step (h);
+  h->conn.tx_full = false;      /* poll() said there is room */
   return nbdi_io_send (h);
 }
 
@@ -241,7 +255,7 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
   int fd = nbdi_io_fd (h), nfds = 0, r;
 
   /* Queued requests go out before sleeping: no poll round needed. */
-  if (h->conn.phase != PH_DIAL && h->conn.transport
+  if (h->conn.phase != PH_DIAL && h->conn.transport && !h->conn.tx_full
       && nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
     goto dead;
   /* Replies kept arriving last time: read before polling, which saves
@@ -326,7 +340,7 @@ nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
       nbdi_set_dead_error (h);
       return -1;
     }
-    if (c->phase != PH_DIAL && c->transport && nbdi_tx_pending (c)) {
+    if (c->phase != PH_DIAL && c->transport && nbdi_tx_pending (c) && !c->tx_full) {
       if (nbdi_io_send (h) == -1) {
         nbdi_set_dead_error (h);
         return -1;

@@ -149,6 +149,7 @@ struct nbdi_conn {
   size_t unsent;                /* of those, queued since the last flush */
   size_t big_reads;             /* of those, reads with large payloads */
   bool recv_hot;                /* the last read found data waiting */
+  bool tx_full;                 /* the last send found the socket full */
   struct nbdi_cmd *done_head, *done_tail;   /* completed, not retired */
   struct nbdi_cmd *free_cmds;
   struct nbdi_cmd *reply_cmd;   /* command whose reply is being read */
