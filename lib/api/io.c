@@ -259,9 +259,10 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
       && nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
     goto dead;
   /* Replies kept arriving last time: read before polling, which saves
-   * the poll() while the server keeps up. */
+   * the poll() while the server keeps up.  Not with only a request or
+   * two out: the server cannot have answered one just sent. */
   if (h->conn.phase == PH_TRANSMISSION && h->conn.recv_hot
-      && h->conn.in_flight > h->conn.unsent) {
+      && h->conn.in_flight - h->conn.unsent >= 4) {
     bool drained;
     r = nbdi_io_recv (h, &drained);
     if (r == -1)
