@@ -31,6 +31,7 @@ def load_spec(spec_dir):
 def check(calls, const):
     """Refuse an inconsistent table before generating anything."""
     seen = set()
+    seen_all = {c.name for c in calls}
     for c in calls:
         assert c.name not in seen, "duplicate call " + c.name
         seen.add(c.name)
@@ -46,6 +47,8 @@ def check(calls, const):
                         assert bit in names, "%s: unknown flag %s" % (c.name, bit)
         if c.field is not None:
             assert c.name.startswith(("set_", "get_")), c.name
+        if c.sync_of is not None:
+            assert c.sync_of[0] in seen_all, "%s: no call %s" % (c.name, c.sync_of[0])
 
 
 def write_if_changed(path, text):
@@ -208,7 +211,22 @@ def trace_args(c):
     return " ".join(fmts), exprs
 
 
-def gen_entry(c, const):
+def sync_body(c, by_name):
+    """A sync call: its aio twin with a null completion, then the wait."""
+    aio_name, waiter = c.sync_of
+    aio = by_name[aio_name]
+    mine = {a.name for a in c.args}
+    args = []
+    for a in aio.args:
+        if isinstance(a, Closure) and a.cbtype == "completion":
+            args.append("NBD_NULL_COMPLETION")
+        else:
+            assert a.name in mine, "%s: %s lacks %s" % (c.name, aio_name, a.name)
+            args.append(a.name)
+    return "  ret = %s (h, nbdi_%s (%s));" % (waiter, aio_name, ", ".join(["h"] + args))
+
+
+def gen_entry(c, const, by_name):
     o = []
     w = o.append
     fn = "nbd_" + c.name
@@ -239,6 +257,8 @@ def gen_entry(c, const):
     o.extend(arg_checks(c, const))
     if c.field is not None:
         w(field_body(c))
+    elif c.sync_of is not None:
+        w(sync_body(c, by_name))
     else:
         w("  ret = nbdi_%s (%s);" % (c.name, ", ".join(["h"] + [a.name for a in c.args])))
     needs_fail = any("goto fail_early" in line for line in o)
@@ -280,8 +300,9 @@ def gen_entry_points(calls, const):
          " * error context, lock, trace, state check, argument checks, the\n"
          " * implementation, trace of the result, unlock. */\n",
          "#include \"api/internal.h\"\n"]
+    by_name = {c.name: c for c in calls}
     for c in calls:
-        o.append(gen_entry(c, const))
+        o.append(gen_entry(c, const, by_name))
     return "\n".join(o)
 
 
@@ -289,7 +310,7 @@ def gen_impl_header(calls):
     o = ["/* Generated: prototypes of the hand-written implementations. */",
          "#ifndef NBDI_API_IMPL_H\n#define NBDI_API_IMPL_H\n"]
     for c in calls:
-        if c.field is None:
+        if c.field is None and c.sync_of is None:
             o.append("extern %s%snbdi_%s (%s);" % (
                 c.ret.ctype, "" if c.ret.ctype.endswith("*") else " ", c.name, params(c)))
     o.append("\n#endif")

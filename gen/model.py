@@ -266,10 +266,15 @@ class Call:
               Calls that wait for the server must not: they are refused.
     field:    the call is a plain accessor of handle field `field`; the
               generator writes its body, no nbdi_<name> function exists.
+    sync_of:  (aio call, waiter): the call is its aio twin (same arguments,
+              no completion callback) followed by waiter (h, result), so
+              every sync call shares the async code path.  The generator
+              writes its body.
     """
 
     def __init__(self, name, args, ret, since, doc, states=None,
-                 locked=True, reentrant=True, field=None, see_also=()):
+                 locked=True, reentrant=True, field=None, see_also=(),
+                 sync_of=None):
         self.name = name
         self.args = args
         self.ret = ret
@@ -279,6 +284,7 @@ class Call:
         self.locked = locked
         self.reentrant = reentrant
         self.field = field
+        self.sync_of = sync_of
         self.see_also = see_also
         if states is not None:
             for s in states:

@@ -351,7 +351,8 @@ Start connecting to %s, without waiting.  The handshake then proceeds as
 the program drives the handle (nbd_aio_notify_read/write, nbd_poll);
 nbd_aio_is_connecting turns false when it is over.""" % what)
     call("connect_" + kind, args, RErr(), since, states=CREATED,
-         reentrant=False, doc="""
+         reentrant=False, sync_of=("aio_connect_" + kind, "nbdi_connect_finish"),
+         doc="""
 Connect to %s and complete the handshake.  In option mode the call
 returns once the handle is negotiating; otherwise when it is ready for
 commands.  A handle connects only once: a second connect is refused.""" % what)
@@ -426,6 +427,8 @@ for name, since, args, ret, what in [
          "queries"),
 ]:
     call("opt_" + name, args, ret, since, states=NEGOTIATING, reentrant=False,
+         sync_of=("aio_opt_" + name, "nbdi_wait_option_count"
+                  if isinstance(ret, RInt) else "nbdi_wait_option_done"),
          doc="In option mode, %s.  Waits for the server's answer; a refusal "
              "fails with the server's reason in the error message." % what)
     call("aio_opt_" + name, args + [Closure("completion_callback", "completion",
@@ -593,6 +596,7 @@ for name, args, _, since, flags, what in DATA_CALLS:
     fl = Flags("flags", "CMD_FLAG", allowed=flags, cmd=True)
     # Reads pass their buffer; the sync call is the aio call plus a wait.
     call(name, args + [fl], RErr(), since, states=CONNECTED, reentrant=False,
+         sync_of=("aio_" + name, "nbdi_wait_command"),
          doc="Synchronously %s. %s" % (what, CHECKS_DOC))
     call("aio_" + name, args + [COMPLETION, fl], RCookie(), since,
          states=CONNECTED, doc="Start to %s, without waiting. %s %s" % (
@@ -615,7 +619,8 @@ call("block_status_filter", [UInt64("count"), UInt64("offset"), StringList("cont
                              Closure("extent64_callback", "extent64"),
                              Flags("flags", "CMD_FLAG", allowed=["REQ_ONE", "PAYLOAD_LEN"],
                                    cmd=True)],
-     RErr(), "1.18", states=CONNECTED, reentrant=False, doc="""
+     RErr(), "1.18", states=CONNECTED, reentrant=False,
+     sync_of=("aio_block_status_filter", "nbdi_wait_command"), doc="""
 Like nbd_block_status_64, but the server reports only the named meta
 contexts (a subset of those negotiated).  Needs extended headers and a
 server that advertises block status payloads (nbd_can_block_status_payload).""")
@@ -655,7 +660,7 @@ nbd://example.com/disk or nbd+unix:///disk?socket=/run/nbd.sock, without
 waiting for the handshake.""" + URI_DOC)
 
 call("connect_uri", [String("uri")], RErr(), "1.0", states=CREATED,
-     reentrant=False, doc="""
+     reentrant=False, sync_of=("aio_connect_uri", "nbdi_connect_finish"), doc="""
 Connect to the NBD server and export named by an NBD URI and complete the
 handshake (in option mode, up to the negotiating state).""" + URI_DOC)
 

@@ -221,8 +221,6 @@ nbdi_aio_block_status_64 (struct nbd_handle *h, uint64_t count, uint64_t offset,
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
 }
 
-static int wait_cookie (struct nbd_handle *h, int64_t cookie);
-
 /* The filter form names the meta contexts to report in a payload of
  * the effect length followed by their ids. */
 int64_t
@@ -279,14 +277,6 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
   return -1;
 }
 
-int
-nbdi_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t offset,
-                          char **contexts, nbd_extent64_callback extent, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_block_status_filter (h, count, offset, contexts,
-                                                       extent, NBD_NULL_COMPLETION,
-                                                       flags));
-}
 
 /* ---- completion bookkeeping ---- */
 
@@ -342,7 +332,7 @@ nbdi_aio_in_flight (struct nbd_handle *h)
   return h->conn.in_flight + disc;
 }
 
-/* ---- sync forms: the aio call, then wait for that cookie ---- */
+/* ---- sync forms (generated from the table): the aio call, then this ---- */
 
 static bool
 cookie_done (struct nbd_handle *h, void *arg)
@@ -350,8 +340,8 @@ cookie_done (struct nbd_handle *h, void *arg)
   return nbdi_cmd_find_done (h, *(uint64_t *) arg, NULL) != NULL;
 }
 
-static int
-wait_cookie (struct nbd_handle *h, int64_t cookie)
+int
+nbdi_wait_command (struct nbd_handle *h, int64_t cookie)
 {
   uint64_t c = cookie;
 
@@ -362,66 +352,11 @@ wait_cookie (struct nbd_handle *h, int64_t cookie)
   return nbdi_aio_command_completed (h, c) == 1 ? 0 : -1;
 }
 
-int
-nbdi_pread (struct nbd_handle *h, void *buf, size_t count, uint64_t offset,
-            uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_pread (h, buf, count, offset, NBD_NULL_COMPLETION,
-                                         flags));
-}
 
-int
-nbdi_pread_structured (struct nbd_handle *h, void *buf, size_t count,
-                       uint64_t offset, nbd_chunk_callback chunk, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_pread_structured (h, buf, count, offset, chunk,
-                                                    NBD_NULL_COMPLETION, flags));
-}
 
-int
-nbdi_pwrite (struct nbd_handle *h, const void *buf, size_t count, uint64_t offset,
-             uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_pwrite (h, buf, count, offset, NBD_NULL_COMPLETION,
-                                          flags));
-}
 
-int
-nbdi_flush (struct nbd_handle *h, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_flush (h, NBD_NULL_COMPLETION, flags));
-}
 
-int
-nbdi_trim (struct nbd_handle *h, uint64_t count, uint64_t offset, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_trim (h, count, offset, NBD_NULL_COMPLETION, flags));
-}
 
-int
-nbdi_cache (struct nbd_handle *h, uint64_t count, uint64_t offset, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_cache (h, count, offset, NBD_NULL_COMPLETION, flags));
-}
 
-int
-nbdi_zero (struct nbd_handle *h, uint64_t count, uint64_t offset, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_zero (h, count, offset, NBD_NULL_COMPLETION, flags));
-}
 
-int
-nbdi_block_status (struct nbd_handle *h, uint64_t count, uint64_t offset,
-                   nbd_extent_callback extent, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_block_status (h, count, offset, extent,
-                                                NBD_NULL_COMPLETION, flags));
-}
 
-int
-nbdi_block_status_64 (struct nbd_handle *h, uint64_t count, uint64_t offset,
-                      nbd_extent64_callback extent, uint32_t flags)
-{
-  return wait_cookie (h, nbdi_aio_block_status_64 (h, count, offset, extent,
-                                                   NBD_NULL_COMPLETION, flags));
-}

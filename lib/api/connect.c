@@ -140,38 +140,8 @@ nbdi_connect_finish (struct nbd_handle *h, int r)
   return 0;
 }
 
-int
-nbdi_connect_unix (struct nbd_handle *h, const char *path)
-{
-  return nbdi_connect_finish (h, nbdi_aio_connect_unix (h, path));
-}
 
-int
-nbdi_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
-{
-  return nbdi_connect_finish (h, nbdi_aio_connect_tcp (h, host, port));
-}
 
-int
-nbdi_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
-{
-  return nbdi_connect_finish (h, nbdi_aio_connect_vsock (h, cid, port));
-}
 
-int
-nbdi_connect_socket (struct nbd_handle *h, int sock)
-{
-  return nbdi_connect_finish (h, nbdi_aio_connect_socket (h, sock));
-}
 
-int
-nbdi_connect_command (struct nbd_handle *h, char **argv)
-{
-  return nbdi_connect_finish (h, nbdi_aio_connect_command (h, argv));
-}
 
-int
-nbdi_connect_systemd_socket_activation (struct nbd_handle *h, char **argv)
-{
-  return nbdi_connect_finish (h, nbdi_aio_connect_systemd_socket_activation (h, argv));
-}

@@ -18,6 +18,7 @@
 #include "api/lock.h"
 #include "api/debug.h"
 #include "api/strings.h"
+#include "api/io.h"
 #include "api-impl.h"
 
 #endif

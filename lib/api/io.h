@@ -3,6 +3,7 @@
 #define NBDI_API_IO_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct nbd_handle;
 
@@ -20,6 +21,12 @@ int nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void 
 /* The sync connect calls: after the aio connect returned r, wait for the
  * handshake to end (ready, or negotiating in option mode); 0 or -1. */
 int nbdi_connect_finish (struct nbd_handle *h, int r);
+
+/* Waiters of the generated sync calls (spec/api.py sync_of): each takes
+ * the result of the aio twin and returns the sync call's result. */
+int nbdi_wait_command (struct nbd_handle *h, int64_t cookie);
+int nbdi_wait_option_count (struct nbd_handle *h, int r);
+int nbdi_wait_option_done (struct nbd_handle *h, int r);
 
 /* Set the public error from the recorded cause of death. */
 void nbdi_set_dead_error (struct nbd_handle *h);

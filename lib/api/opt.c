@@ -184,10 +184,12 @@ option_over (struct nbd_handle *h, void *arg)
   return nbdi_get_state (h) != NBDI_STATE_OPT_PENDING;
 }
 
-/* Wait for the option started by r, then report its outcome: the number
- * of items it saw, or -1 with the server's reason. */
-static int
-wait_option (struct nbd_handle *h, int r)
+/* The sync option calls (generated from the table) are their aio twin
+ * followed by one of these.  Wait for the option started by r, then
+ * report its outcome: the number of items it saw, or -1 with the
+ * server's reason. */
+int
+nbdi_wait_option_count (struct nbd_handle *h, int r)
 {
   struct nbdi_conn *c = &h->conn;
 
@@ -208,50 +210,18 @@ wait_option (struct nbd_handle *h, int r)
   return c->opt_count;
 }
 
-int
-nbdi_opt_go (struct nbd_handle *h)
-{
-  return wait_option (h, nbdi_aio_opt_go (h, NBD_NULL_COMPLETION)) < 0 ? -1 : 0;
-}
 
-int
-nbdi_opt_info (struct nbd_handle *h)
-{
-  return wait_option (h, nbdi_aio_opt_info (h, NBD_NULL_COMPLETION)) < 0 ? -1 : 0;
-}
 
-int
-nbdi_opt_list (struct nbd_handle *h, nbd_list_callback list)
-{
-  return wait_option (h, nbdi_aio_opt_list (h, list, NBD_NULL_COMPLETION));
-}
 
-int
-nbdi_opt_list_meta_context (struct nbd_handle *h, nbd_context_callback ctx)
-{
-  return wait_option (h, nbdi_aio_opt_list_meta_context (h, ctx, NBD_NULL_COMPLETION));
-}
 
-int
-nbdi_opt_list_meta_context_queries (struct nbd_handle *h, char **queries,
-                                    nbd_context_callback ctx)
-{
-  return wait_option (h, nbdi_aio_opt_list_meta_context_queries (h, queries, ctx,
-                                                                 NBD_NULL_COMPLETION));
-}
 
-int
-nbdi_opt_set_meta_context (struct nbd_handle *h, nbd_context_callback ctx)
-{
-  return wait_option (h, nbdi_aio_opt_set_meta_context (h, ctx, NBD_NULL_COMPLETION));
-}
 
+
+/* The same for options that report no items. */
 int
-nbdi_opt_set_meta_context_queries (struct nbd_handle *h, char **queries,
-                                   nbd_context_callback ctx)
+nbdi_wait_option_done (struct nbd_handle *h, int r)
 {
-  return wait_option (h, nbdi_aio_opt_set_meta_context_queries (h, queries, ctx,
-                                                                NBD_NULL_COMPLETION));
+  return nbdi_wait_option_count (h, r) < 0 ? -1 : 0;
 }
 
 /* The feature options answer true/false; a refusal is not an error. */

@@ -651,11 +651,6 @@ nbdi_aio_connect_uri (struct nbd_handle *h, const char *uri)
   return start_connect (h, "nbd_aio_connect_uri", uri);
 }
 
-int
-nbdi_connect_uri (struct nbd_handle *h, const char *uri)
-{
-  return nbdi_connect_finish (h, start_connect (h, "nbd_connect_uri", uri));
-}
 
 /* ---- nbd_get_uri ---------------------------------------------------------- */
 
