@@ -55,9 +55,10 @@ nbdi_io_send (struct nbd_handle *h)
       return -1;
     }
     nbdi_tx_advance (c, n);
-    /* A short send means the socket buffer is full: trying again before
-     * poll() says there is room would only send a sliver. */
-    if ((size_t) n < offered) {
+    /* A short send on a plain socket means its buffer is full: trying
+     * again before poll() says there is room would only send a sliver.
+     * (TLS sends one record at a time, so short is normal there.) */
+    if ((size_t) n < offered && !c->tls_wrapped) {
       c->tx_full = true;
       break;
     }
