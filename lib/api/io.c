@@ -131,6 +131,14 @@ receive_once (struct nbd_handle *h, size_t *asked)
       rx->start = 0;
     }
     *asked = nbdi_rx_read_size (c);
+    if (*asked == 0) {
+      /* Cannot happen: every message the engine waits for fits rx.  A
+       * zero-length recv would read as end of stream, so say why. */
+      nbdi_engine_die (h, EPROTO, "protocol error: message larger than the "
+                       "receive buffer");
+      errno = EPROTO;
+      return -1;
+    }
     n = t->ops->recv (t, rx->buf + rx->end, *asked);
     if (n > 0)
       rx->end += n;
@@ -162,7 +170,7 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
       h->conn.recv_hot = false;
       return 0;
     }
-    nbdi_engine_die (h, errno, "recv: %s", strerror (errno));
+    nbdi_engine_die (h, errno, "recv: %s", strerror (errno));   /* no-op if dead */
     return -1;
   }
   h->conn.recv_hot = true;
