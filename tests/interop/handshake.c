@@ -596,24 +596,16 @@ refuse_go (void)
 int
 main (int argc, char *argv[])
 {
-  if (argc != 2) {
-    fprintf (stderr, "usage: %s CASE\n", argv[0]);
-    return 99;
-  }
-  it_init ();
-  if (!it_have ("nbdkit"))
-    TEST_SKIP ("nbdkit is not installed");
-  if (strcmp (argv[1], "oldstyle") == 0) oldstyle ();
-  else if (strcmp (argv[1], "newstyle") == 0) newstyle ();
-  else if (strcmp (argv[1], "no-zeroes") == 0) no_zeroes ();
-  else if (strcmp (argv[1], "go-fallback") == 0) go_fallback ();
-  else if (strcmp (argv[1], "full-info") == 0) full_info ();
-  else if (strcmp (argv[1], "structured") == 0) structured ();
-  else if (strcmp (argv[1], "extended") == 0) extended ();
-  else if (strcmp (argv[1], "refuse-go") == 0) refuse_go ();
-  else {
-    fprintf (stderr, "unknown case %s\n", argv[1]);
-    return 99;
-  }
-  return test_exit ();
+  static const struct it_case cases[] = {
+    { "oldstyle", oldstyle },
+    { "newstyle", newstyle },
+    { "no-zeroes", no_zeroes },
+    { "go-fallback", go_fallback },
+    { "full-info", full_info },
+    { "structured", structured },
+    { "extended", extended },
+    { "refuse-go", refuse_go },
+    { NULL, NULL },
+  };
+  return it_main (argc, argv, cases);
 }

@@ -701,4 +701,31 @@ it_list_has (const char *list, const char *item)
   return false;
 }
 
+/* One program per area, one named case per test: main() of each runs
+ * the case named on its command line from a table ending in { NULL }. */
+struct it_case {
+  const char *name;
+  void (*run) (void);
+};
+
+static inline int
+it_main (int argc, char *argv[], const struct it_case *cases)
+{
+  if (argc != 2) {
+    fprintf (stderr, "usage: %s CASE\n", argv[0]);
+    return 99;
+  }
+  it_init ();
+  if (!it_have ("nbdkit"))
+    TEST_SKIP ("nbdkit is not installed");
+  for (const struct it_case *c = cases; c->name; c++) {
+    if (strcmp (argv[1], c->name) == 0) {
+      c->run ();
+      return test_exit ();
+    }
+  }
+  fprintf (stderr, "unknown case %s\n", argv[1]);
+  return 99;
+}
+
 #endif

@@ -352,19 +352,11 @@ disc_case (void)
 int
 main (int argc, char *argv[])
 {
-  if (argc != 2) {
-    fprintf (stderr, "usage: %s CASE\n", argv[0]);
-    return 99;
-  }
-  it_init ();
-  if (!it_have ("nbdkit"))
-    TEST_SKIP ("nbdkit is not installed");
-  if (strcmp (argv[1], "getters") == 0) getters_case ();
-  else if (strcmp (argv[1], "overflow") == 0) overflow_case ();
-  else if (strcmp (argv[1], "disc") == 0) disc_case ();
-  else {
-    fprintf (stderr, "unknown case %s\n", argv[1]);
-    return 99;
-  }
-  return test_exit ();
+  static const struct it_case cases[] = {
+    { "getters", getters_case },
+    { "overflow", overflow_case },
+    { "disc", disc_case },
+    { NULL, NULL },
+  };
+  return it_main (argc, argv, cases);
 }

@@ -897,24 +897,16 @@ free_case (void)
 int
 main (int argc, char *argv[])
 {
-  if (argc != 2) {
-    fprintf (stderr, "usage: %s CASE\n", argv[0]);
-    return 99;
-  }
-  it_init ();
-  if (!it_have ("nbdkit"))
-    TEST_SKIP ("nbdkit is not installed");
-  if (strcmp (argv[1], "list") == 0) list_case ();
-  else if (strcmp (argv[1], "info") == 0) info_case ();
-  else if (strcmp (argv[1], "go") == 0) go_case ();
-  else if (strcmp (argv[1], "abort") == 0) abort_case ();
-  else if (strcmp (argv[1], "meta") == 0) meta_case ();
-  else if (strcmp (argv[1], "sr-eh") == 0) sr_eh_case ();
-  else if (strcmp (argv[1], "errors") == 0) errors_case ();
-  else if (strcmp (argv[1], "free") == 0) free_case ();
-  else {
-    fprintf (stderr, "unknown case %s\n", argv[1]);
-    return 99;
-  }
-  return test_exit ();
+  static const struct it_case cases[] = {
+    { "list", list_case },
+    { "info", info_case },
+    { "go", go_case },
+    { "abort", abort_case },
+    { "meta", meta_case },
+    { "sr-eh", sr_eh_case },
+    { "errors", errors_case },
+    { "free", free_case },
+    { NULL, NULL },
+  };
+  return it_main (argc, argv, cases);
 }
