@@ -271,7 +271,7 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
    * the poll() while the server keeps up.  Not with only a request or
    * two out: the server cannot have answered one just sent. */
   if (h->conn.phase == PH_TRANSMISSION && h->conn.recv_hot
-      && h->conn.in_flight - h->conn.unsent >= 4) {
+      && h->conn.in_flight >= h->conn.unsent + 4) {
     bool drained;
     r = nbdi_io_recv (h, &drained);
     if (r == -1)

@@ -147,6 +147,7 @@ struct nbdi_conn {
   struct nbdi_cookie_map map;
   size_t in_flight;             /* sent or queued, reply not complete */
   size_t unsent;                /* of those, queued since the last flush */
+  bool tx_partial;              /* the queue's head is partly sent */
   size_t big_reads;             /* of those, reads with large payloads */
   bool recv_hot;                /* the last read found data waiting */
   bool tx_full;                 /* the last send found the socket full */

@@ -119,7 +119,10 @@ nbdi_tx_advance (struct nbdi_conn *c, size_t n)
   if (c->tx_first == c->tx_len) {
     c->tx_first = c->tx_len = 0;
     c->unsent = 0;
+    c->tx_partial = false;
   }
+  else
+    c->tx_partial = true;
 }
 
 /* Batching: while the server still has plenty of requests to work on,
@@ -132,11 +135,17 @@ nbdi_tx_advance (struct nbdi_conn *c, size_t n)
 bool
 nbdi_tx_worth_sending (const struct nbdi_conn *c)
 {
+  size_t awaited;
+
   if (!nbdi_tx_pending (c))
     return false;
-  if (c->phase != PH_TRANSMISSION || c->disc_queued)
+  /* A request half sent holds the server up until it is whole. */
+  if (c->phase != PH_TRANSMISSION || c->disc_queued || c->tx_partial)
     return true;
-  return c->unsent >= BATCH_FULL || c->in_flight - c->unsent < SERVER_LOW_WATER;
+  /* Requests whose header left but whose batch did not drain may have
+   * been answered already: count conservatively. */
+  awaited = c->in_flight > c->unsent ? c->in_flight - c->unsent : 0;
+  return c->unsent >= BATCH_FULL || awaited < SERVER_LOW_WATER;
 }
 
 /* ---- death ---- */
