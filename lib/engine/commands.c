@@ -195,6 +195,7 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
     map_remove_at (&c->map, at);
     goto nomem;
   }
+  cmd->end_seq = c->bytes_queued;
   c->chunks_sent++;
   c->in_flight++;
   c->unsent++;
@@ -258,9 +259,9 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
   cmd->done = true;
   if (cmd->init_buf && !cmd->scattered && cmd->filled < cmd->count)
     memset ((char *) cmd->rbuf + cmd->filled, 0, cmd->count - cmd->filled);
-  if (cmd->type == NBD_CMD_READ && cmd->error == 0 && cmd->filled < cmd->count
-      && !cmd->scattered && c->structured) {
-    /* A successful structured read must cover the whole range. */
+  if (cmd->type == NBD_CMD_READ && cmd->error == 0 && c->structured
+      && cmd->covered != cmd->count) {
+    /* A successful structured read must cover the whole range, once. */
     cmd->error = EIO;
   }
   if (cmd->completion.callback) {
@@ -355,23 +356,27 @@ set_cmd_error (struct nbdi_cmd *cmd, int err)
     cmd->error = err;
 }
 
-/* Mark [off, off+len) of a read's buffer as written, keeping the
- * in-order fast path of pread initialization. */
+/* Before a chunk lands at off: pread initialization only has to clear
+ * what the server leaves unwritten, which is cheap to track while chunks
+ * arrive in order.  The first chunk out of order clears everything not
+ * yet written, once, before its own bytes land. */
 static void
-note_filled (struct nbdi_cmd *cmd, uint64_t off, uint64_t len)
+before_fill (struct nbdi_cmd *cmd, uint64_t off)
 {
-  uint64_t rel = off - cmd->offset;
-
-  if (cmd->scattered)
+  if (cmd->scattered || off - cmd->offset == cmd->filled)
     return;
-  if (rel == cmd->filled) {
-    cmd->filled += len;
-    return;
-  }
-  /* Out of order: clear everything not yet covered, once. */
   if (cmd->init_buf)
     memset ((char *) cmd->rbuf + cmd->filled, 0, cmd->count - cmd->filled);
   cmd->scattered = true;
+}
+
+/* After a chunk of len bytes landed (before_fill was called for it). */
+static void
+note_filled (struct nbdi_cmd *cmd, uint64_t len)
+{
+  cmd->covered += len;
+  if (!cmd->scattered)
+    cmd->filled += len;
 }
 
 /* The outcome of a chunk or extent callback: returning -1 fails the
@@ -466,8 +471,9 @@ on_whole_chunk (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p)
         || off < cmd->offset || len > cmd->count
         || off - cmd->offset > cmd->count - len)
       return protocol_error (h, "invalid hole chunk");
+    before_fill (cmd, off);
     memset ((char *) cmd->rbuf + (off - cmd->offset), 0, len);
-    note_filled (cmd, off, len);
+    note_filled (cmd, len);
     chunk_callback (cmd, (char *) cmd->rbuf + (off - cmd->offset), len, off,
                     LIBNBD_READ_HOLE, 0);
     return 0;
@@ -539,6 +545,11 @@ start_reply (struct nbd_handle *h)
   cmd = map_find (&c->map, r->cookie, NULL);
   if (cmd == NULL)
     return protocol_error (h, "reply with an unknown cookie");
+  /* A server cannot answer what it has not received; one that does
+   * would let the command (and its buffers) be retired while we still
+   * send from them. */
+  if (cmd->end_seq > c->bytes_sent)
+    return protocol_error (h, "reply to a request not yet sent in full");
   c->reply_cmd = cmd;
 
   if (r->magic == NBD_SIMPLE_REPLY_MAGIC) {
@@ -631,6 +642,7 @@ nbdi_replies_consume (struct nbd_handle *h)
       if (off < cmd->offset || off - cmd->offset > cmd->count - len)
         return protocol_error (h, "data chunk outside the request");
       c->data_offset = off;
+      before_fill (cmd, off);
       c->direct = (uint8_t *) cmd->rbuf + (off - cmd->offset);
       c->direct_left = len;
       c->reply_stage = RS_DATA;
@@ -650,7 +662,7 @@ nbdi_replies_consume (struct nbd_handle *h)
         return 0;
       c->direct = NULL;
       len = c->reply.magic == NBD_SIMPLE_REPLY_MAGIC ? cmd->count : c->reply.length - 8;
-      note_filled (cmd, c->data_offset, len);
+      note_filled (cmd, len);
       chunk_callback (cmd, (char *) cmd->rbuf + (c->data_offset - cmd->offset), len,
                       c->data_offset, LIBNBD_READ_DATA, 0);
       end_chunk (h, cmd, c->reply.flags & NBD_REPLY_FLAG_DONE);

@@ -87,10 +87,12 @@ struct nbdi_cmd {
   nbd_extent64_callback extent64;
   bool init_buf;                /* clear what the server did not fill */
   uint64_t filled;              /* bytes of rbuf covered so far, in order */
+  uint64_t covered;             /* bytes covered by all data/hole chunks */
   bool scattered;               /* chunks came out of order */
   int error;                    /* first error, errno value */
   char *error_msg;              /* server's error message, if any */
   bool done;                    /* reply complete */
+  uint64_t end_seq;             /* bytes_queued after this request */
   uint8_t hdr[WIRE_EXTENDED_REQUEST_SIZE];
   struct nbdi_cmd *next;        /* queue / completed list / free list */
 };
@@ -115,6 +117,7 @@ struct nbdi_conn {
    * until sent (headers live in commands or in tx_store). */
   struct iovec *tx;
   size_t tx_len, tx_cap, tx_first;
+  uint64_t bytes_queued;        /* ever pushed; compare with bytes_sent */
   uint8_t *tx_store;            /* option requests (malloc'd, sent whole) */
 
   /* Input. */

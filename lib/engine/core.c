@@ -99,6 +99,7 @@ nbdi_tx_push (struct nbdi_conn *c, const void *base, size_t len)
     }
   }
   c->tx[c->tx_len++] = (struct iovec) { .iov_base = (void *) base, .iov_len = len };
+  c->bytes_queued += len;
   return 0;
 }
 
@@ -329,6 +330,12 @@ on_export_name_reply (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
+  if (nbdi_tx_pending (c)) {
+    nbdi_engine_die (h, EPROTO, "handshake: server replied before receiving "
+                     "the whole export name");
+    return -1;
+  }
+
   export_known (h, rx_take (c, c->need));
   if (c->opt_active)
     nbdi_option_finish (h, 0);
@@ -342,6 +349,14 @@ on_option_reply (struct nbd_handle *h)
   struct nbdi_conn *c = &h->conn;
   struct wire_option_reply rep;
   const uint8_t *p = c->rx.buf + c->rx.start;
+
+  /* A reply before our request left in full is impossible for an honest
+   * server, and the request's buffer is about to be reused. */
+  if (nbdi_tx_pending (c)) {
+    nbdi_engine_die (h, EPROTO, "handshake: server replied before receiving "
+                     "the whole option request");
+    return -1;
+  }
 
   if (wire_decode_option_reply (p, &rep) < 0) {
     nbdi_engine_die (h, EPROTO, "handshake: bad option reply magic");
