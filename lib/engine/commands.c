@@ -580,7 +580,8 @@ start_reply (struct nbd_handle *h)
   if (c->extended && r->offset != cmd->offset)
     return protocol_error (h, "extended reply offset differs from the request");
   if (r->type == NBD_REPLY_TYPE_OFFSET_DATA) {
-    if (cmd->type != NBD_CMD_READ || r->length < 8 || r->length - 8 > cmd->count)
+    /* At least one byte of data: the protocol forbids empty data chunks. */
+    if (cmd->type != NBD_CMD_READ || r->length <= 8 || r->length - 8 > cmd->count)
       return protocol_error (h, "invalid data chunk");
     c->reply_stage = RS_DATA_OFFSET;
     return 0;
