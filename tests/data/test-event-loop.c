@@ -28,28 +28,27 @@ done_cb (void *user_data, int *error)
   return 1;
 }
 
-/* Run the handle's own event loop until nothing is in flight. */
+/* One round of the program's own event loop: poll what the handle asks
+ * for, then tell it what happened. */
 static void
-drive (struct nbd_handle *h)
+step (struct nbd_handle *h)
 {
-  while (nbd_aio_in_flight (h) > 0) {
-    unsigned dir = nbd_aio_get_direction (h);
-    struct pollfd p = { .fd = nbd_aio_get_fd (h) };
+  unsigned dir = nbd_aio_get_direction (h);
+  struct pollfd p = { .fd = nbd_aio_get_fd (h) };
 
-    if (dir & LIBNBD_AIO_DIRECTION_READ)
-      p.events |= POLLIN;
-    if (dir & LIBNBD_AIO_DIRECTION_WRITE)
-      p.events |= POLLOUT;
-    if (poll (&p, 1, 5000) <= 0) {
-      fprintf (stderr, "no progress for 5 s (direction %u, in flight %d)\n",
-               dir, nbd_aio_in_flight (h));
-      exit (EXIT_FAILURE);
-    }
-    if (p.revents & (POLLIN | POLLHUP | POLLERR))
-      CHECK_OK (nbd_aio_notify_read (h));
-    if (p.revents & POLLOUT)
-      CHECK_OK (nbd_aio_notify_write (h));
+  if (dir & LIBNBD_AIO_DIRECTION_READ)
+    p.events |= POLLIN;
+  if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+    p.events |= POLLOUT;
+  if (poll (&p, 1, 5000) <= 0) {
+    fprintf (stderr, "no progress for 5 s (direction %u, in flight %d)\n",
+             dir, nbd_aio_in_flight (h));
+    exit (EXIT_FAILURE);
   }
+  if (p.revents & (POLLIN | POLLHUP | POLLERR))
+    CHECK_OK (nbd_aio_notify_read (h));
+  if (p.revents & POLLOUT)
+    CHECK_OK (nbd_aio_notify_write (h));
 }
 
 static void
@@ -76,26 +75,10 @@ run (int write)
       offset += SIZE;
       slot = (slot + 1) % DEPTH;
     }
-    /* One round of the program's loop. */
-    {
-      unsigned dir = nbd_aio_get_direction (h);
-      struct pollfd p = { .fd = nbd_aio_get_fd (h) };
-      if (dir & LIBNBD_AIO_DIRECTION_READ)
-        p.events |= POLLIN;
-      if (dir & LIBNBD_AIO_DIRECTION_WRITE)
-        p.events |= POLLOUT;
-      if (poll (&p, 1, 5000) <= 0) {
-        fprintf (stderr, "no progress for 5 s (direction %u, in flight %d)\n",
-                 dir, nbd_aio_in_flight (h));
-        exit (EXIT_FAILURE);
-      }
-      if (p.revents & (POLLIN | POLLHUP | POLLERR))
-        CHECK_OK (nbd_aio_notify_read (h));
-      if (p.revents & POLLOUT)
-        CHECK_OK (nbd_aio_notify_write (h));
-    }
+    step (h);
   }
-  drive (h);
+  while (nbd_aio_in_flight (h) > 0)
+    step (h);
   CHECK_INT (in_flight_cb, 0);
   CHECK_OK (nbd_shutdown (h, 0));
   nbd_close (h);
