@@ -226,15 +226,13 @@ it_unix_addr (struct sockaddr_un *sun, const char *path)
   return sizeof *sun;
 }
 
-/* Wait (up to 20 s) until the server pid accepts on the Unix socket. */
+/* Poll ready (arg) every 10 ms for up to 20 s, giving up early if the
+ * server process pid has died. */
 static inline bool
-it_wait_unix (pid_t pid, const char *path)
+it_wait_until (pid_t pid, bool (*ready) (const void *arg), const void *arg)
 {
-  struct sockaddr_un sun;
-  socklen_t len = it_unix_addr (&sun, path);
-
   for (int i = 0; i < 2000; i++) {
-    if (it_try_connect ((struct sockaddr *) &sun, len))
+    if (ready (arg))
       return true;
     if (!it_alive (pid))
       return false;
@@ -244,49 +242,62 @@ it_wait_unix (pid_t pid, const char *path)
 }
 
 static inline bool
+it_unix_accepts (const void *path)
+{
+  struct sockaddr_un sun;
+  socklen_t len = it_unix_addr (&sun, path);
+  return it_try_connect ((struct sockaddr *) &sun, len);
+}
+
+static inline bool
+it_tcp_accepts (const void *port)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET,
+                             .sin_port = htons (*(const int *) port) };
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  return it_try_connect ((struct sockaddr *) &sin, sizeof sin);
+}
+
+static inline bool
+it_file_filled (const void *path)
+{
+  struct stat st;
+  return stat (path, &st) == 0 && st.st_size > 0;
+}
+
+static inline bool
+it_path_exists (const void *path)
+{
+  struct stat st;
+  return stat (path, &st) == 0;
+}
+
+/* Wait until the server pid accepts on the Unix socket. */
+static inline bool
+it_wait_unix (pid_t pid, const char *path)
+{
+  return it_wait_until (pid, it_unix_accepts, path);
+}
+
+/* Wait until the server pid accepts on 127.0.0.1:port. */
+static inline bool
 it_wait_tcp (pid_t pid, int port)
 {
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  for (int i = 0; i < 2000; i++) {
-    if (it_try_connect ((struct sockaddr *) &sin, sizeof sin))
-      return true;
-    if (!it_alive (pid))
-      return false;
-    usleep (10000);
-  }
-  return false;
+  return it_wait_until (pid, it_tcp_accepts, &port);
 }
 
 /* Wait until a file (say a pid file) exists and is not empty. */
 static inline bool
 it_wait_file (pid_t pid, const char *path)
 {
-  struct stat st;
-  for (int i = 0; i < 2000; i++) {
-    if (stat (path, &st) == 0 && st.st_size > 0)
-      return true;
-    if (!it_alive (pid))
-      return false;
-    usleep (10000);
-  }
-  return false;
+  return it_wait_until (pid, it_file_filled, path);
 }
 
 /* Wait until a path exists (a socket file, say). */
 static inline bool
 it_wait_exists (pid_t pid, const char *path)
 {
-  struct stat st;
-  for (int i = 0; i < 2000; i++) {
-    if (stat (path, &st) == 0)
-      return true;
-    if (!it_alive (pid))
-      return false;
-    usleep (10000);
-  }
-  return false;
+  return it_wait_until (pid, it_path_exists, path);
 }
 
 /* A loopback TCP port nobody listens on right now. */
