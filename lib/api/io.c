@@ -105,19 +105,21 @@ tls_step (struct nbd_handle *h)
 }
 
 /* One receive: straight into the caller's buffer for big payloads, else
- * into rx.  Returns bytes received, 0 at EOF (handled), -1 on EAGAIN
- * (errno) or death. */
+ * into rx.  wait: block until something arrives.  Returns bytes
+ * received, 0 at EOF (handled), -1 on EAGAIN/EINTR (errno) or death. */
 static ssize_t
-receive_once (struct nbd_handle *h, size_t *asked)
+receive_once (struct nbd_handle *h, size_t *asked, bool wait)
 {
   struct nbdi_conn *c = &h->conn;
   struct nbdi_transport *t = c->transport;
   uint64_t direct = nbdi_direct_want (c);
+  struct iovec iov;
   ssize_t n;
 
   if (direct) {
     *asked = direct > SSIZE_MAX ? SSIZE_MAX : direct;
-    n = t->ops->recv (t, c->direct, *asked);
+    iov = (struct iovec) { .iov_base = c->direct, .iov_len = *asked };
+    n = t->ops->recv (t, &iov, 1, wait);
     if (n > 0) {
       c->direct += n;
       c->direct_left -= n;
@@ -139,7 +141,8 @@ receive_once (struct nbd_handle *h, size_t *asked)
       errno = EPROTO;
       return -1;
     }
-    n = t->ops->recv (t, rx->buf + rx->end, *asked);
+    iov = (struct iovec) { .iov_base = rx->buf + rx->end, .iov_len = *asked };
+    n = t->ops->recv (t, &iov, 1, wait);
     if (n > 0)
       rx->end += n;
   }
@@ -148,8 +151,11 @@ receive_once (struct nbd_handle *h, size_t *asked)
   return n;
 }
 
-int
-nbdi_io_recv (struct nbd_handle *h, bool *drained)
+/* Receive once and let the engine consume it: 1 if bytes came, 0 if
+ * none were waiting (or EOF handled), -1 on death; with wait, -1 with
+ * errno EINTR and the handle intact when a signal cut the wait short. */
+static int
+io_recv (struct nbd_handle *h, bool *drained, bool wait)
 {
   size_t asked = 0;
   ssize_t n;
@@ -158,7 +164,7 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
     *drained = true;
     return tls_step (h);
   }
-  n = receive_once (h, &asked);
+  n = receive_once (h, &asked, wait);
 
   *drained = true;
   if (n == 0) {
@@ -170,6 +176,8 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
       h->conn.recv_hot = false;
       return 0;
     }
+    if (errno == EINTR && wait)
+      return -1;
     nbdi_engine_die (h, errno, "recv: %s", strerror (errno));   /* no-op if dead */
     return -1;
   }
@@ -186,6 +194,24 @@ nbdi_io_recv (struct nbd_handle *h, bool *drained)
     return -1;
   nbdi_update_ready (h);
   return 1;
+}
+
+int
+nbdi_io_recv (struct nbd_handle *h, bool *drained)
+{
+  return io_recv (h, drained, false);
+}
+
+/* Nothing to do but wait for the server: a blocking receive does in one
+ * system call what poll() and a receive do in two. */
+static bool
+may_wait_in_recv (struct nbd_handle *h)
+{
+  const struct nbdi_conn *c = &h->conn;
+
+  return c->transport && c->transport->raw
+         && c->phase != PH_DIAL && c->phase != PH_TLS_HANDSHAKE
+         && nbdi_engine_direction (h) == LIBNBD_AIO_DIRECTION_READ;
 }
 
 /* Finish a non-blocking connect, then start the handshake. */
@@ -267,6 +293,17 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
   if (h->conn.phase != PH_DIAL && h->conn.transport && !h->conn.tx_full
       && nbdi_tx_worth_sending (&h->conn) && nbdi_io_send (h) == -1)
     goto dead;
+  if (timeout < 0 && extra_fd < 0 && may_wait_in_recv (h)) {
+    bool drained;
+    if (io_recv (h, &drained, true) == -1) {
+      if (errno == EINTR && nbdi_get_state (h) != NBDI_STATE_DEAD) {
+        nbdi_set_error_errno (EINTR, "poll");
+        return -1;
+      }
+      goto dead;
+    }
+    return 1;
+  }
   /* Replies kept arriving last time: read before polling, which saves
    * the poll() while the server keeps up.  Not with only a request or
    * two out: the server cannot have answered one just sent. */
@@ -371,6 +408,15 @@ nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
       nbdi_set_error (EINVAL, "the handle cannot make progress (state %s)",
                       nbdi_state_name (nbdi_get_state (h)));
       return -1;
+    }
+    if (may_wait_in_recv (h)) {
+      if (io_recv (h, &drained, true) == -1) {
+        if (errno == EINTR && nbdi_get_state (h) != NBDI_STATE_DEAD)
+          continue;
+        nbdi_set_dead_error (h);
+        return -1;
+      }
+      continue;
     }
     {
       struct pollfd pfd;

@@ -1,18 +1,28 @@
 /* The plain socket transport: the ops table straight onto the fd. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "transport/transport.h"
 
+/* The socket itself is left blocking (see nbdi_transport_socket), so
+ * every call says whether it may wait. */
 static ssize_t
-sock_recv (struct nbdi_transport *t, void *buf, size_t len)
+sock_recv (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
+           bool wait)
 {
+  struct msghdr msg = {
+    .msg_iov = (struct iovec *) iov,
+    .msg_iovlen = (size_t) iovcnt,
+  };
   ssize_t r;
 
+  if (wait)                     /* a signal must reach the caller */
+    return recvmsg (t->fd, &msg, 0);
   do
-    r = recv (t->fd, buf, len, 0);
+    r = recvmsg (t->fd, &msg, MSG_DONTWAIT);
   while (r == -1 && errno == EINTR);
   return r;
 }
@@ -28,7 +38,7 @@ sock_send (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
   /* MSG_NOSIGNAL: a server hanging up must be an EPIPE for the engine,
    * not a SIGPIPE killing the program.  MSG_MORE lets the kernel merge
    * a request header with the payload that follows it. */
-  int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+  int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
   ssize_t r;
 
   do
@@ -70,14 +80,22 @@ struct nbdi_transport *
 nbdi_transport_socket (int fd)
 {
   struct nbdi_transport *t;
+  int flags;
 
   if (fd < 0) {
     errno = EBADF;
     return NULL;
   }
+  /* Blocking mode lets a caller that has nothing to do but wait for
+   * the server sleep in recvmsg() instead of poll() then recvmsg(); all
+   * other calls pass MSG_DONTWAIT. */
+  flags = fcntl (fd, F_GETFL);
+  if (flags == -1 || ((flags & O_NONBLOCK)
+                      && fcntl (fd, F_SETFL, flags & ~O_NONBLOCK) == -1))
+    return NULL;
   t = malloc (sizeof *t);
   if (t == NULL)
     return NULL;
-  *t = (struct nbdi_transport) { .ops = &socket_ops, .fd = fd };
+  *t = (struct nbdi_transport) { .ops = &socket_ops, .fd = fd, .raw = true };
   return t;
 }

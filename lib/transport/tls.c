@@ -106,7 +106,8 @@ static ssize_t
 pull (gnutls_transport_ptr_t p, void *buf, size_t len)
 {
   struct tls *s = p;
-  ssize_t r = s->inner->ops->recv (s->inner, buf, len);
+  struct iovec iov = { .iov_base = buf, .iov_len = len };
+  ssize_t r = s->inner->ops->recv (s->inner, &iov, 1, false);
 
   if (r == -1)
     hook_failed (s, errno);
@@ -156,10 +157,15 @@ io_error (struct tls *s, int r)
 }
 
 static ssize_t
-tls_recv (struct nbdi_transport *t, void *buf, size_t len)
+tls_recv (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
+          bool wait)
 {
   struct tls *s = (struct tls *) t;
-  size_t got = 0;
+  char *buf = iov[0].iov_base;
+  size_t len = iov[0].iov_len, got = 0;
+
+  (void) iovcnt;                /* not raw: the driver passes one buffer */
+  (void) wait;                  /* ... and never asks to wait */
 
   s->rx_unreported = false;
   if (s->rx_end)

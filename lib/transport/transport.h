@@ -15,7 +15,9 @@
 struct nbdi_transport;
 
 struct nbdi_transport_ops {
-  ssize_t (*recv) (struct nbdi_transport *t, void *buf, size_t len);
+  /* wait: block until something arrives (only where raw is set). */
+  ssize_t (*recv) (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
+                   bool wait);
   /* more: further data follows soon (MSG_MORE / TLS record batching). */
   ssize_t (*send) (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
                    bool more);
@@ -29,6 +31,9 @@ struct nbdi_transport_ops {
 struct nbdi_transport {
   const struct nbdi_transport_ops *ops;
   int fd;
+  /* A plain socket: recv may wait, and may scatter over several iovecs
+   * (TLS takes one buffer and never waits). */
+  bool raw;
 };
 
 /* A plain socket transport owning fd; NULL with errno on failure. */

@@ -953,6 +953,14 @@ test_socket_activation (void)
 
 /* ---- the socket transport ---- */
 
+static ssize_t
+recv_one (struct nbdi_transport *t, void *buf, size_t len, bool wait)
+{
+  struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+  return t->ops->recv (t, &iov, 1, wait);
+}
+
 static void
 test_transport (void)
 {
@@ -960,7 +968,7 @@ test_transport (void)
   struct nbdi_transport *t;
   struct iovec iov[4];
   char buf[64];
-  int sv[2];
+  int sv[2], status = -1;
   ssize_t r;
 
   section ("socket transport");
@@ -970,6 +978,9 @@ test_transport (void)
   t = nbdi_transport_socket (nbdi_dialer_take_fd (&d));
   nbdi_dialer_cleanup (&d);
   CHECK (t != NULL && t->fd == sv[0]);
+  /* The dialer left it non-blocking; the transport wants it blocking
+   * (every call that must not wait says MSG_DONTWAIT). */
+  CHECK ((fcntl (sv[0], F_GETFL) & O_NONBLOCK) == 0);
   if (t == NULL)
     return;
   CHECK (!t->ops->pending (t));
@@ -982,20 +993,38 @@ test_transport (void)
   CHECK (t->ops->send (t, &iov[3], 1, false) == 1);
   CHECK (read_n (sv[1], buf, 9) == 9 && memcmp (buf, "abcdefgh!", 9) == 0);
 
-  /* Nothing to read yet: the fd is non-blocking, so EAGAIN. */
+  /* Nothing to read yet: a receive that may not wait says EAGAIN. */
+  CHECK (t->raw);
   errno = 0;
-  CHECK (t->ops->recv (t, buf, sizeof buf) == -1 && errno == EAGAIN);
+  CHECK (recv_one (t, buf, sizeof buf, false) == -1 && errno == EAGAIN);
   CHECK (write (sv[1], "reply", 5) == 5);
-  r = t->ops->recv (t, buf, sizeof buf);
+  r = recv_one (t, buf, sizeof buf, false);
   CHECK (r == 5 && memcmp (buf, "reply", 5) == 0);
+
+  /* A waiting receive sleeps until the peer writes (from a child, a
+   * little later), and one receive may scatter over several buffers. */
+  {
+    char a[3], b[8];
+    struct iovec two[2] = {
+      { .iov_base = a, .iov_len = sizeof a }, { .iov_base = b, .iov_len = sizeof b },
+    };
+    pid_t pid = fork ();
+    if (pid == 0) {
+      usleep (100 * 1000);
+      _exit (write (sv[1], "scatter", 7) == 7 ? 0 : 1);
+    }
+    r = t->ops->recv (t, two, 2, true);
+    CHECK (r == 7 && memcmp (a, "sca", 3) == 0 && memcmp (b, "tter", 4) == 0);
+    CHECK (pid > 0 && waitpid (pid, &status, 0) == pid && status == 0);
+  }
 
   /* Half close: the peer sees end of stream, we can still receive. */
   CHECK (t->ops->shutdown (t) == 0);
   CHECK (read (sv[1], buf, sizeof buf) == 0);
   CHECK (write (sv[1], "late", 4) == 4);
-  CHECK (t->ops->recv (t, buf, sizeof buf) == 4);
+  CHECK (recv_one (t, buf, sizeof buf, false) == 4);
   close (sv[1]);
-  CHECK (t->ops->recv (t, buf, sizeof buf) == 0);
+  CHECK (recv_one (t, buf, sizeof buf, true) == 0);
   t->ops->close (t);
 
   /* Sending to a closed peer is EPIPE, not a SIGPIPE that kills us
