@@ -15,6 +15,8 @@
 #include "transport/tls.h"
 
 #define MAX_IOV 1024
+/* A scattered receive: two pieces per predicted reply, then the rest. */
+#define SCATTER_IOV (2 * NBDI_PLAN_MAX + 1)
 
 /* Close the connection once a disconnect has been sent and nothing is
  * left in flight. */
@@ -113,7 +115,8 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
   struct nbdi_conn *c = &h->conn;
   struct nbdi_transport *t = c->transport;
   uint64_t direct = nbdi_direct_want (c);
-  struct iovec iov;
+  struct iovec iov, scatter[SCATTER_IOV];
+  int planned;
   ssize_t n;
 
   if (direct) {
@@ -124,6 +127,20 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
       c->direct += n;
       c->direct_left -= n;
     }
+  }
+  else if (t->raw && (planned = nbdi_scatter_plan (h, scatter, SCATTER_IOV)) > 0) {
+    *asked = 0;
+    for (int i = 0; i < planned; i++)
+      *asked += scatter[i].iov_len;
+    n = t->ops->recv (t, scatter, planned, wait);
+    if (n > 0) {
+      c->bytes_received += n;
+      if (nbdi_scatter_landed (h, n) == -1) {
+        errno = ENOMEM;         /* its only failure; the handle is dead */
+        return -1;
+      }
+    }
+    return n;
   }
   else {
     struct nbdi_rx *rx = &c->rx;

@@ -254,6 +254,7 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
   if (map_find (&c->map, cmd->cookie, &at))
     map_remove_at (&c->map, at);
   c->in_flight--;
+  c->expect_cookie = cmd->cookie + 1;
   if (cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ)
     c->big_reads--;
   cmd->done = true;
@@ -527,6 +528,59 @@ end_chunk (struct nbd_handle *h, struct nbdi_cmd *cmd, bool last)
     complete (h, cmd);
 }
 
+/* The payload of the data chunk (or simple reply) being read has all
+ * landed in the caller's buffer. */
+static void
+data_done (struct nbd_handle *h, struct nbdi_cmd *cmd)
+{
+  struct nbdi_conn *c = &h->conn;
+  uint64_t len = c->reply.magic == NBD_SIMPLE_REPLY_MAGIC ? cmd->count
+                                                          : c->reply.length - 8;
+
+  note_filled (cmd, len);
+  chunk_callback (cmd, (char *) cmd->rbuf + (c->data_offset - cmd->offset), len,
+                  c->data_offset, LIBNBD_READ_DATA, 0);
+  end_chunk (h, cmd, c->reply.flags & NBD_REPLY_FLAG_DONE);
+}
+
+void
+nbdi_read_landed (struct nbd_handle *h, struct nbdi_cmd *cmd, uint64_t got)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  /* As if the header had been parsed: a read answered in one piece. */
+  c->reply = (struct wire_reply) {
+    .magic = c->extended ? NBD_EXTENDED_REPLY_MAGIC
+             : c->structured ? NBD_STRUCTURED_REPLY_MAGIC : NBD_SIMPLE_REPLY_MAGIC,
+    .flags = NBD_REPLY_FLAG_DONE,
+    .type = c->structured ? NBD_REPLY_TYPE_OFFSET_DATA : NBD_REPLY_TYPE_NONE,
+    .cookie = cmd->cookie,
+    .length = c->structured ? cmd->count + 8 : cmd->count,
+  };
+  c->reply_cmd = cmd;
+  c->data_offset = cmd->offset;
+  before_fill (cmd, cmd->offset);
+  if (got < cmd->count) {
+    c->direct = (uint8_t *) cmd->rbuf + got;
+    c->direct_left = cmd->count - got;
+    c->reply_stage = RS_DATA;
+    return;
+  }
+  data_done (h, cmd);
+}
+
+struct nbdi_cmd *
+nbdi_cmd_lookup (struct nbdi_conn *c, uint64_t cookie)
+{
+  return map_find (&c->map, cookie, NULL);
+}
+
+bool
+nbdi_replies_at_boundary (const struct nbdi_conn *c)
+{
+  return c->reply_stage == RS_HEADER && c->rx.start == c->rx.end;
+}
+
 static int
 start_reply (struct nbd_handle *h)
 {
@@ -652,7 +706,6 @@ nbdi_replies_consume (struct nbd_handle *h)
 
     case RS_DATA: {
       size_t n = rx_avail (c) < c->direct_left ? rx_avail (c) : c->direct_left;
-      uint64_t len;
       if (n) {
         memcpy (c->direct, c->rx.buf + c->rx.start, n);
         c->direct += n;
@@ -662,11 +715,7 @@ nbdi_replies_consume (struct nbd_handle *h)
       if (c->direct_left)
         return 0;
       c->direct = NULL;
-      len = c->reply.magic == NBD_SIMPLE_REPLY_MAGIC ? cmd->count : c->reply.length - 8;
-      note_filled (cmd, len);
-      chunk_callback (cmd, (char *) cmd->rbuf + (c->data_offset - cmd->offset), len,
-                      c->data_offset, LIBNBD_READ_DATA, 0);
-      end_chunk (h, cmd, c->reply.flags & NBD_REPLY_FLAG_DONE);
+      data_done (h, cmd);
       break;
     }
 

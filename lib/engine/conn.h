@@ -26,6 +26,9 @@ struct nbdi_strlist {
 };
 struct nbdi_transport;
 
+/* Most replies one scattered receive predicts. */
+#define NBDI_PLAN_MAX 64
+
 /* Fine-grained phase of the engine, below the public states. */
 enum nbdi_phase {
   PH_NONE,                      /* not connected */
@@ -164,6 +167,13 @@ struct nbdi_conn {
   uint8_t *pending_payload;     /* handed from the API to the next command */
   uint32_t pending_payload_len;
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
+
+  /* Scattered receive (engine/scatter.c): the reads predicted to be
+   * answered next, in order, and when to try again after a miss. */
+  uint64_t expect_cookie;       /* after the last completed command */
+  struct nbdi_cmd *plan[NBDI_PLAN_MAX];
+  size_t plan_len, plan_hsize;
+  unsigned scatter_skip, scatter_backoff;
 
   /* Death. */
   int dead_errno;

@@ -266,6 +266,31 @@ wire_decode_reply (const uint8_t *in, struct wire_reply *out)
   return 0;
 }
 
+size_t
+wire_encode_read_reply (uint8_t *out, bool structured, bool extended,
+                        uint64_t cookie, uint64_t offset, uint64_t count)
+{
+  if (!structured && !extended) {
+    wire_put32 (out, NBD_SIMPLE_REPLY_MAGIC);
+    wire_put32 (out + 4, 0);
+    wire_put64 (out + 8, cookie);
+    return WIRE_SIMPLE_REPLY_SIZE;
+  }
+  wire_put32 (out, extended ? NBD_EXTENDED_REPLY_MAGIC : NBD_STRUCTURED_REPLY_MAGIC);
+  wire_put16 (out + 4, NBD_REPLY_FLAG_DONE);
+  wire_put16 (out + 6, NBD_REPLY_TYPE_OFFSET_DATA);
+  wire_put64 (out + 8, cookie);
+  if (extended) {
+    wire_put64 (out + 16, offset);
+    wire_put64 (out + 24, count + 8);
+    wire_put64 (out + 32, offset);
+    return WIRE_EXTENDED_REPLY_SIZE + 8;
+  }
+  wire_put32 (out + 16, (uint32_t) (count + 8));
+  wire_put64 (out + 20, offset);
+  return WIRE_STRUCTURED_REPLY_SIZE + 8;
+}
+
 int
 wire_decode_chunk_error (const uint8_t *in, uint64_t length, uint16_t type,
                          struct wire_chunk_error *out)

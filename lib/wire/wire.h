@@ -253,6 +253,15 @@ struct wire_reply {
 int wire_reply_size (const uint8_t in[4]);
 int wire_decode_reply (const uint8_t *in, struct wire_reply *out);
 
+/* What a server sends before the data of a read it answers in one
+ * piece: a simple reply without error, or (structured/extended) one
+ * OFFSET_DATA chunk flagged DONE with its offset.  Returns the size
+ * (at most WIRE_READ_REPLY_MAX), so a client can compare the bytes it
+ * got with the ones it expects. */
+#define WIRE_READ_REPLY_MAX (WIRE_EXTENDED_REPLY_SIZE + 8)
+size_t wire_encode_read_reply (uint8_t *out, bool structured, bool extended,
+                               uint64_t cookie, uint64_t offset, uint64_t count);
+
 /* Fixed parts of chunk payloads. */
 struct wire_chunk_error {       /* ERROR, ERROR_OFFSET */
   uint32_t error;

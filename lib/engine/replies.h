@@ -1,0 +1,24 @@
+/* Reply parsing hooks shared inside the engine (commands.c serves
+ * scatter.c); the driver never uses these. */
+#ifndef NBDI_ENGINE_REPLIES_H
+#define NBDI_ENGINE_REPLIES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/conn.h"
+
+struct nbd_handle;
+
+/* The command in flight with this cookie, or NULL. */
+struct nbdi_cmd *nbdi_cmd_lookup (struct nbdi_conn *c, uint64_t cookie);
+
+/* No reply is half parsed and rx holds nothing unparsed. */
+bool nbdi_replies_at_boundary (const struct nbdi_conn *c);
+
+/* A read answered in one piece (the header checked by the caller) had
+ * `got` bytes of its payload land in its buffer: complete it, or go on
+ * reading the rest of the payload straight into the buffer. */
+void nbdi_read_landed (struct nbd_handle *h, struct nbdi_cmd *cmd, uint64_t got);
+
+#endif
