@@ -14,7 +14,7 @@ struct last_error {
   int errnum;
 };
 
-static __thread struct last_error last;
+static __thread struct last_error last NBDI_FAST_TLS;
 
 /* Frees a thread's message when the thread exits. */
 static pthread_key_t cleanup_key;

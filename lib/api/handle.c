@@ -5,7 +5,7 @@
 
 #include "api/internal.h"
 
-__thread struct nbdi_lock_frame *nbdi_held_locks;
+__thread struct nbdi_lock_frame *nbdi_held_locks NBDI_FAST_TLS;
 
 /* Handles are named nbd1, nbd2, ... in creation order, per process. */
 static unsigned long handle_counter;

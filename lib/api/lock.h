@@ -19,7 +19,12 @@ struct nbdi_lock_frame {
   bool nested;
 };
 
-extern __thread struct nbdi_lock_frame *nbdi_held_locks;
+/* initial-exec: every public call touches these thread variables, and
+ * the default model for a shared object costs a __tls_get_addr call
+ * each time; they are small enough for the static TLS reserve that
+ * glibc keeps for objects loaded by dlopen. */
+#define NBDI_FAST_TLS __attribute__ ((tls_model ("initial-exec")))
+extern __thread struct nbdi_lock_frame *nbdi_held_locks NBDI_FAST_TLS;
 
 /* True if this thread already holds h's lock (we are inside a callback). */
 static inline bool
