@@ -52,31 +52,30 @@ predictable (const struct nbdi_conn *c, const struct nbdi_cmd *cmd)
  * have been overwritten by a later piece, so planned buffers never
  * overlap.  The planned ranges are kept sorted, so a new one only needs
  * checking against its two neighbours. */
-struct ranges {
-  uintptr_t lo[NBDI_PLAN_MAX], hi[NBDI_PLAN_MAX];
-  size_t n;
+struct range {
+  uintptr_t lo, hi;
 };
 
+/* Add [buf, buf+len) to the n sorted ranges at r unless it overlaps one
+ * of them; false if it does. */
 static bool
-ranges_add (struct ranges *r, const void *buf, uint64_t len)
+ranges_add (struct range *r, size_t *n, const void *buf, uint64_t len)
 {
   uintptr_t lo = (uintptr_t) buf, hi = lo + len;
-  size_t a = 0, b = r->n;
+  size_t a = 0, b = *n;
 
   while (a < b) {                       /* first range starting at or after lo */
     size_t m = (a + b) / 2;
-    if (r->lo[m] < lo)
+    if (r[m].lo < lo)
       a = m + 1;
     else
       b = m;
   }
-  if ((a > 0 && r->hi[a - 1] > lo) || (a < r->n && r->lo[a] < hi))
+  if ((a > 0 && r[a - 1].hi > lo) || (a < *n && r[a].lo < hi))
     return false;
-  memmove (&r->lo[a + 1], &r->lo[a], (r->n - a) * sizeof r->lo[0]);
-  memmove (&r->hi[a + 1], &r->hi[a], (r->n - a) * sizeof r->hi[0]);
-  r->lo[a] = lo;
-  r->hi[a] = hi;
-  r->n++;
+  memmove (&r[a + 1], &r[a], (*n - a) * sizeof *r);
+  r[a] = (struct range) { lo, hi };
+  (*n)++;
   return true;
 }
 
@@ -86,7 +85,8 @@ nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov)
   struct nbdi_conn *c = &h->conn;
   size_t hsize, n = 0, bytes = 0, tail;
   uint64_t cookie = c->expect_cookie;
-  struct ranges ranges = { .n = 0 };
+  struct range ranges[NBDI_PLAN_MAX];   /* no initializer: only [0, nranges) is read */
+  size_t nranges = 0;
 
   c->plan_len = 0;
   if (c->phase != PH_TRANSMISSION || !nbdi_replies_at_boundary (c)
@@ -102,7 +102,7 @@ nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov)
          && (n + 1) * hsize < c->rx.cap) {
     struct nbdi_cmd *cmd = nbdi_cmd_lookup (c, cookie);
     if (!predictable (c, cmd) || bytes + cmd->count > SCATTER_MAX_BYTES
-        || !ranges_add (&ranges, cmd->rbuf, cmd->count))
+        || !ranges_add (ranges, &nranges, cmd->rbuf, cmd->count))
       break;
     c->plan[n++] = cmd;
     bytes += cmd->count;
