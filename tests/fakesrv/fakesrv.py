@@ -30,6 +30,9 @@ class Session:
         self.fired = self.hanging = False
         self.seen = set()
         self.exp = None
+        self.held = []                 # --reorder: replies not yet sent
+        if cfg.write_size:
+            conn.max_write = cfg.write_size
 
     def run(self):
         try:
@@ -38,7 +41,7 @@ class Session:
         except Closed:
             self.log('CLOSE')
         except Hangup:
-            pass
+            self.release()            # what was answered before still goes out
         self.c.close()
 
     def fire(self, kind):
@@ -261,6 +264,7 @@ class Session:
         self.exp, c = exp, self.c
         while True:
             if self.hanging:
+                self.release()
                 self.wait_for_close()
             req = self.next_request()
             if req is not None:
@@ -268,6 +272,7 @@ class Session:
             elif c.eof:
                 raise Closed()
             else:
+                self.release()        # never wait for input with replies held
                 c.pump()
 
     def next_request(self):
@@ -385,6 +390,12 @@ class Session:
         if is_read and res.hole:
             return [self.chunk(req, cookie, REPLY_FLAG_DONE, RT_OFFSET_HOLE,
                                struct.pack('>QI', req.offset, len(res.data)))]
+        if is_read and res.data and self.cfg.split_reads and len(res.data) >= 2:
+            half = len(res.data) // 2
+            return [self.chunk(req, cookie, 0, RT_OFFSET_DATA,
+                               struct.pack('>Q', req.offset) + res.data[:half]),
+                    self.chunk(req, cookie, REPLY_FLAG_DONE, RT_OFFSET_DATA,
+                               struct.pack('>Q', req.offset + half) + res.data[half:])]
         if is_read and res.data:
             return [self.chunk(req, cookie, REPLY_FLAG_DONE, RT_OFFSET_DATA,
                                struct.pack('>Q', req.offset) + res.data)]
@@ -412,13 +423,25 @@ class Session:
         return cookie
 
     def send(self, pieces):
-        self.c.send(b''.join(b''.join(p) for p in pieces))
+        data = b''.join(b''.join(p) for p in pieces)
+        if not self.cfg.reorder:
+            return self.c.send(data)
+        self.held.append(data)
+        if len(self.held) >= self.cfg.reorder:
+            self.release()
+
+    def release(self):
+        """--reorder: send the replies held back, newest first."""
+        for data in reversed(self.held):
+            self.c.send(data)
+        self.held = []
 
     def command(self, req):
         name = CMD_NAMES.get(req.typ, 'CMD_%d' % req.typ)
         self.log('CMD %s flags=0x%02x offset=%d length=%d' %
                  (name, req.flags, req.offset, req.length))
         if req.typ == CMDS['DISC']:
+            self.release()
             raise Closed()
         self.seen.add(req.cookie)
         self.ncmds += 1
@@ -463,10 +486,12 @@ class Session:
                 if structured else self.simple(0, self.bogus_cookie())
             pieces.insert(0, extra)
         elif kind == 'truncated-header':
+            self.release()
             hdr = pieces[0][0]
             self.c.send(hdr[:len(hdr) // 2])
             raise Hangup()
         elif kind == 'close-mid-payload':
+            self.release()
             if structured:
                 hdr, body = self.chunk(req, req.cookie, REPLY_FLAG_DONE, RT_OFFSET_DATA,
                                        struct.pack('>Q', req.offset) + data)
@@ -518,6 +543,10 @@ class Config:
             if opt not in OPTS or err not in REP_ERRS:
                 raise ValueError('bad --refuse %r' % spec)
             self.refuse[OPTS[opt]] = (REP_ERRS[err], msg.encode('utf-8'))
+        if self.reorder < 0:
+            raise ValueError('--reorder needs N >= 0')
+        if self.write_size < 0:
+            raise ValueError('--write-size needs N >= 0')
         if self.fault and self.fault not in HS_FAULTS + TX_FAULTS:
             raise ValueError('unknown fault %r' % self.fault)
 
@@ -552,6 +581,15 @@ def main():
     a('--rotational', action='store_true')
     a('--pattern', action='store_true')
     a('--holes', action='store_true')
+    a('--reorder', type=int, default=0, metavar='N',
+      help='hold command replies back and send them newest first, N at a '
+           'time (fewer when the server would otherwise wait for input)')
+    a('--split-reads', action='store_true',
+      help='structured/extended: answer a READ of 2 bytes or more with two '
+           'OFFSET_DATA chunks, the first half without DONE, then the rest')
+    a('--write-size', type=int, default=0, metavar='N',
+      help='send at most N bytes per write, so that the client receives '
+           'messages in pieces')
     a('--block-size', default='1:4096:%d' % (32 << 20), metavar='MIN:PREF:MAX')
     a('--meta-context', action='append', metavar='NAME')
     a('--refuse', action='append', metavar='OPTION=ERROR[:MESSAGE]')

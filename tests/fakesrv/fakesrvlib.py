@@ -181,6 +181,7 @@ class Conn:
         for fd in {rfd, wfd}:
             os.set_blocking(fd, False)
         self.inbuf, self.outbuf = bytearray(), bytearray()
+        self.max_write = 1 << 20  # bytes per write (--write-size)
         self.eof = False          # client will send nothing more
         self.broken = False       # client can receive nothing more
 
@@ -192,7 +193,7 @@ class Conn:
         rr, ww, _ = select.select(r, w, [])
         if ww:
             try:
-                n = os.write(self.wfd, self.outbuf[:1 << 20])
+                n = os.write(self.wfd, self.outbuf[:self.max_write])
                 del self.outbuf[:n]
             except BlockingIOError:
                 pass
