@@ -197,7 +197,8 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   }
   cmd->end_seq = c->bytes_queued;
   c->chunks_sent++;
-  c->in_flight++;
+  if (c->in_flight++ == 0)
+    c->expect_cookie = cmd->cookie;     /* the oldest in flight: see scatter.c */
   c->unsent++;
   if (cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ)
     c->big_reads++;
