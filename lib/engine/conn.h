@@ -174,6 +174,7 @@ struct nbdi_conn {
   struct nbdi_cmd *plan[NBDI_PLAN_MAX];
   size_t plan_len, plan_hsize;
   unsigned scatter_skip, scatter_backoff;
+  size_t scatter_depth;         /* predictions to make next time */
 
   /* Death. */
   int dead_errno;

@@ -27,6 +27,9 @@
 #define SCATTER_MAX_READ (64 * 1024)
 /* Bytes of payload one receive may scatter. */
 #define SCATTER_MAX_BYTES (256 * 1024)
+/* Predictions per receive adapt to how many replies one receive brings
+ * (a server that trickles replies makes long plans wasted work). */
+#define SCATTER_START_DEPTH 8
 #define BACKOFF_MIN 8
 #define BACKOFF_MAX 4096
 
@@ -98,7 +101,9 @@ nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov)
   }
   hsize = header_size (c);
   c->rx.start = c->rx.end = 0;
-  while (n < NBDI_PLAN_MAX && (int) (2 * n + 3) <= max_iov
+  if (c->scatter_depth == 0)
+    c->scatter_depth = SCATTER_START_DEPTH;
+  while (n < c->scatter_depth && (int) (2 * n + 3) <= max_iov
          && (n + 1) * hsize < c->rx.cap) {
     struct nbdi_cmd *cmd = nbdi_cmd_lookup (c, cookie);
     if (!predictable (c, cmd) || bytes + cmd->count > SCATTER_MAX_BYTES
@@ -217,6 +222,10 @@ nbdi_scatter_landed (struct nbd_handle *h, size_t got)
       c->scatter_backoff /= 2;
   }
 
+  {
+    size_t used = 2 * (matched + cut);
+    c->scatter_depth = used < 2 ? 2 : used > NBDI_PLAN_MAX ? NBDI_PLAN_MAX : used;
+  }
   for (size_t i = 0; i < matched; i++)
     nbdi_read_landed (h, c->plan[i], c->plan[i]->count);
   if (cut)
