@@ -296,6 +296,28 @@ nbdi_io_fd (struct nbd_handle *h)
   return -1;
 }
 
+/* poll(), carried on across signals for what is left of the timeout,
+ * as libnbd's nbd_poll also does not return on a signal. */
+static int
+poll_restarting (struct pollfd *fds, nfds_t nfds, int timeout)
+{
+  struct timespec start, now;
+  int left = timeout, r;
+
+  if (timeout > 0)
+    clock_gettime (CLOCK_MONOTONIC, &start);
+  while ((r = poll (fds, nfds, left)) == -1 && errno == EINTR) {
+    if (timeout > 0) {
+      long long spent;
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      spent = (now.tv_sec - start.tv_sec) * 1000LL
+              + (now.tv_nsec - start.tv_nsec) / 1000000;
+      left = spent >= timeout ? 0 : timeout - (int) spent;
+    }
+  }
+  return r;
+}
+
 /* Poll the connection (and optionally one more fd) once, then act on
  * what is ready.  Returns 1 if something happened, 0 on timeout, -1 on
  * error (set). */
@@ -312,13 +334,12 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
     goto dead;
   if (timeout < 0 && extra_fd < 0 && may_wait_in_recv (h)) {
     bool drained;
-    if (io_recv (h, &drained, true) == -1) {
-      if (errno == EINTR && nbdi_get_state (h) != NBDI_STATE_DEAD) {
-        nbdi_set_error_errno (EINTR, "poll");
-        return -1;
-      }
+    /* A signal does not end the wait (libnbd's nbd_poll goes on too). */
+    do
+      r = io_recv (h, &drained, true);
+    while (r == -1 && errno == EINTR && nbdi_get_state (h) != NBDI_STATE_DEAD);
+    if (r == -1)
       goto dead;
-    }
     return 1;
   }
   /* Replies kept arriving last time: read before polling, which saves
@@ -355,7 +376,7 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
   /* Decrypted bytes already buffered are invisible to poll(). */
   if (h->conn.transport && h->conn.transport->ops->pending (h->conn.transport))
     timeout = 0;
-  r = poll (fds, nfds, timeout);
+  r = poll_restarting (fds, nfds, timeout);
   if (r == -1) {
     nbdi_set_error_errno (errno, "poll");
     return -1;

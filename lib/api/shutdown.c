@@ -28,7 +28,10 @@ static bool
 nothing_in_flight (struct nbd_handle *h, void *arg)
 {
   (void) arg;
-  return h->conn.in_flight == 0 || nbdi_get_state (h) != NBDI_STATE_PROCESSING;
+  enum nbdi_state s = nbdi_get_state (h);
+
+  return h->conn.in_flight == 0
+         || (s != NBDI_STATE_READY && s != NBDI_STATE_PROCESSING);
 }
 
 static bool

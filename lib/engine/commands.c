@@ -5,6 +5,7 @@
 
 #include "api/internal.h"
 #include "engine/engine.h"
+#include "engine/replies.h"
 
 /* Payloads at least this big are read straight into the caller's buffer. */
 #define DIRECT_MIN 16384
@@ -167,7 +168,14 @@ nbdi_update_ready (struct nbd_handle *h)
 
   if (s != NBDI_STATE_READY && s != NBDI_STATE_PROCESSING)
     return;
-  nbdi_set_state (h, h->conn.in_flight ? NBDI_STATE_PROCESSING : NBDI_STATE_READY);
+  /* As libnbd documents: processing while a request is being written
+   * or a reply read; waiting for a reply with nothing half done is
+   * ready, commands in flight or not. */
+  const struct nbdi_conn *c = &h->conn;
+  bool writing = c->unsent > 0 || c->tx_partial;        /* a queued disconnect alone is not */
+
+  nbdi_set_state (h, writing || !nbdi_replies_at_boundary (c)
+                     ? NBDI_STATE_PROCESSING : NBDI_STATE_READY);
 }
 
 int64_t

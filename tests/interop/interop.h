@@ -484,6 +484,8 @@ typedef bool (*it_until_fn) (struct nbd_handle *h);
 static inline bool it_not_connecting (struct nbd_handle *h) { return !nbd_aio_is_connecting (h); }
 static inline bool it_is_negotiating (struct nbd_handle *h) { return nbd_aio_is_negotiating (h); }
 static inline bool it_is_ready (struct nbd_handle *h) { return nbd_aio_is_ready (h); }
+static inline bool it_nothing_in_flight (struct nbd_handle *h)
+{ return nbd_aio_in_flight (h) == 0 || nbd_aio_is_dead (h); }
 static inline bool it_closed_or_dead (struct nbd_handle *h)
 { return nbd_aio_is_closed (h) || nbd_aio_is_dead (h); }
 
