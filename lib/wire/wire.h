@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <endian.h>
 
 /* ---- magics ---- */
 #define NBD_MAGIC                 UINT64_C (0x4e42444d41474943) /* NBDMAGIC */
@@ -142,19 +144,20 @@
 #define WIRE_STRUCTURED_REPLY_SIZE 20
 #define WIRE_EXTENDED_REPLY_SIZE  32
 
-/* Big-endian loads and stores. */
+/* Big-endian loads and stores: one unaligned access and a byte swap
+ * each (GCC does not always merge the byte-by-byte form). */
 static inline uint16_t wire_get16 (const uint8_t *p)
-{ return (uint16_t) (p[0] << 8 | p[1]); }
+{ uint16_t v; memcpy (&v, p, 2); return be16toh (v); }
 static inline uint32_t wire_get32 (const uint8_t *p)
-{ return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3]; }
+{ uint32_t v; memcpy (&v, p, 4); return be32toh (v); }
 static inline uint64_t wire_get64 (const uint8_t *p)
-{ return (uint64_t) wire_get32 (p) << 32 | wire_get32 (p + 4); }
+{ uint64_t v; memcpy (&v, p, 8); return be64toh (v); }
 static inline void wire_put16 (uint8_t *p, uint16_t v)
-{ p[0] = v >> 8; p[1] = v; }
+{ v = htobe16 (v); memcpy (p, &v, 2); }
 static inline void wire_put32 (uint8_t *p, uint32_t v)
-{ p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+{ v = htobe32 (v); memcpy (p, &v, 4); }
 static inline void wire_put64 (uint8_t *p, uint64_t v)
-{ wire_put32 (p, v >> 32); wire_put32 (p + 4, (uint32_t) v); }
+{ v = htobe64 (v); memcpy (p, &v, 8); }
 
 /* ---- handshake ---- */
 
