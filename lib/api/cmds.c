@@ -14,6 +14,8 @@ struct request {
   uint64_t offset, count;
   void *rbuf;
   const void *wbuf;
+  uint8_t *payload;             /* block status filter: owned, taken by issue */
+  uint32_t payload_len;
 };
 
 static int
@@ -85,6 +87,7 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
        nbd_extent64_callback extent64)
 {
   struct nbdi_cmd *cmd = NULL;
+  uint8_t *payload = r->payload;  /* ours until a command holds it */
   int64_t cookie;
 
   if (check (h, r) == -1 || (cmd = nbdi_cmd_new (h)) == NULL)
@@ -100,9 +103,9 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
   cmd->chunk = chunk;
   cmd->extent = extent;
   cmd->extent64 = extent64;
-  cmd->payload = h->conn.pending_payload;
-  cmd->payload_len = h->conn.pending_payload_len;
-  h->conn.pending_payload = NULL;
+  cmd->payload = payload;
+  cmd->payload_len = r->payload_len;
+  payload = NULL;
   cookie = nbdi_cmd_submit (h, cmd);
   if (cookie == -1) {
     cmd->completion.free = NULL;
@@ -121,6 +124,7 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
   return cookie;
 
  fail:
+  free (payload);
   if (r->rbuf && h->cfg.pread_initialize)
     memset (r->rbuf, 0, r->count);
   if (chunk.free) chunk.free (chunk.user_data);
@@ -138,7 +142,8 @@ int64_t
 nbdi_aio_pread (struct nbd_handle *h, void *buf, size_t count, uint64_t offset,
                 nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_READ, flags, offset, count, buf, NULL };
+  struct request r = { .type = NBD_CMD_READ, .flags = flags, .offset = offset, .count = count,
+                       .rbuf = buf };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
 }
 
@@ -147,7 +152,8 @@ nbdi_aio_pread_structured (struct nbd_handle *h, void *buf, size_t count,
                            uint64_t offset, nbd_chunk_callback chunk,
                            nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_READ, flags, offset, count, buf, NULL };
+  struct request r = { .type = NBD_CMD_READ, .flags = flags, .offset = offset, .count = count,
+                       .rbuf = buf };
   return issue (h, &r, cb, chunk, NO_EXTENT, NO_EXTENT64);
 }
 
@@ -155,15 +161,15 @@ int64_t
 nbdi_aio_pwrite (struct nbd_handle *h, const void *buf, size_t count,
                  uint64_t offset, nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_WRITE, flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
-                       offset, count, NULL, buf };
+  struct request r = { .type = NBD_CMD_WRITE, .flags = flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
+                       .offset = offset, .count = count, .wbuf = buf };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
 }
 
 int64_t
 nbdi_aio_flush (struct nbd_handle *h, nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_FLUSH, flags, 0, 0, NULL, NULL };
+  struct request r = { .type = NBD_CMD_FLUSH, .flags = flags };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
 }
 
@@ -171,7 +177,7 @@ int64_t
 nbdi_aio_trim (struct nbd_handle *h, uint64_t count, uint64_t offset,
                nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_TRIM, flags, offset, count, NULL, NULL };
+  struct request r = { .type = NBD_CMD_TRIM, .flags = flags, .offset = offset, .count = count };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
 }
 
@@ -179,7 +185,7 @@ int64_t
 nbdi_aio_cache (struct nbd_handle *h, uint64_t count, uint64_t offset,
                 nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_CACHE, flags, offset, count, NULL, NULL };
+  struct request r = { .type = NBD_CMD_CACHE, .flags = flags, .offset = offset, .count = count };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
 }
 
@@ -187,7 +193,8 @@ int64_t
 nbdi_aio_zero (struct nbd_handle *h, uint64_t count, uint64_t offset,
                nbd_completion_callback cb, uint32_t flags)
 {
-  struct request r = { NBD_CMD_WRITE_ZEROES, flags, offset, count, NULL, NULL };
+  struct request r = { .type = NBD_CMD_WRITE_ZEROES, .flags = flags, .offset = offset,
+                       .count = count };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, NO_EXTENT64);
 }
 
@@ -206,8 +213,8 @@ nbdi_aio_block_status (struct nbd_handle *h, uint64_t count, uint64_t offset,
                        nbd_extent_callback extent, nbd_completion_callback cb,
                        uint32_t flags)
 {
-  struct request r = { NBD_CMD_BLOCK_STATUS, flags, offset, status_count (h, count),
-                       NULL, NULL };
+  struct request r = { .type = NBD_CMD_BLOCK_STATUS, .flags = flags, .offset = offset,
+                       .count = status_count (h, count) };
   return issue (h, &r, cb, NO_CHUNK, extent, NO_EXTENT64);
 }
 
@@ -216,8 +223,8 @@ nbdi_aio_block_status_64 (struct nbd_handle *h, uint64_t count, uint64_t offset,
                           nbd_extent64_callback extent, nbd_completion_callback cb,
                           uint32_t flags)
 {
-  struct request r = { NBD_CMD_BLOCK_STATUS, flags, offset, status_count (h, count),
-                       NULL, NULL };
+  struct request r = { .type = NBD_CMD_BLOCK_STATUS, .flags = flags, .offset = offset,
+                       .count = status_count (h, count) };
   return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
 }
 
@@ -229,11 +236,11 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
                               nbd_completion_callback cb, uint32_t flags)
 {
   struct nbdi_conn *c = &h->conn;
-  struct request r = { NBD_CMD_BLOCK_STATUS, flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
-                       offset, count, NULL, NULL };
+  struct request r = { .type = NBD_CMD_BLOCK_STATUS,
+                       .flags = flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
+                       .offset = offset, .count = count };
   size_t n = 0;
   uint8_t *payload;
-  int64_t cookie;
 
   while (contexts[n])
     n++;
@@ -264,12 +271,9 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
     }
     wire_put32 (payload + 8 + 4 * i, c->metas[j].id);
   }
-  c->pending_payload = payload;
-  c->pending_payload_len = 8 + 4 * n;
-  cookie = issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
-  free (c->pending_payload);      /* NULL once a command took it */
-  c->pending_payload = NULL;
-  return cookie;
+  r.payload = payload;
+  r.payload_len = 8 + 4 * n;
+  return issue (h, &r, cb, NO_CHUNK, NO_EXTENT, extent);
 
  fail:
   if (extent.free) extent.free (extent.user_data);

@@ -108,7 +108,7 @@ tls_step (struct nbd_handle *h)
 
 /* One receive: straight into the caller's buffer for big payloads, else
  * into rx.  wait: block until something arrives.  Returns bytes
- * received, 0 at EOF (handled), -1 on EAGAIN/EINTR (errno) or death. */
+ * received, 0 at EOF (handled), -1 on EAGAIN (errno) or death. */
 static ssize_t
 receive_once (struct nbd_handle *h, size_t *asked, bool wait)
 {
@@ -116,7 +116,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
   struct nbdi_transport *t = c->transport;
   uint64_t direct = nbdi_direct_want (c);
   struct iovec iov, scatter[SCATTER_IOV];
-  int planned;
+  int planned = 0;
   ssize_t n;
 
   if (direct) {
@@ -133,14 +133,6 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
     for (int i = 0; i < planned; i++)
       *asked += scatter[i].iov_len;
     n = t->ops->recv (t, scatter, planned, wait);
-    if (n > 0) {
-      c->bytes_received += n;
-      if (nbdi_scatter_landed (h, n) == -1) {
-        errno = ENOMEM;         /* its only failure; the handle is dead */
-        return -1;
-      }
-    }
-    return n;
   }
   else {
     struct nbdi_rx *rx = &c->rx;
@@ -163,14 +155,18 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
     if (n > 0)
       rx->end += n;
   }
-  if (n > 0)
+  if (n > 0) {
     c->bytes_received += n;
+    if (planned > 0 && nbdi_scatter_landed (h, n) == -1) {
+      errno = ENOMEM;           /* its only failure; the handle is dead */
+      return -1;
+    }
+  }
   return n;
 }
 
 /* Receive once and let the engine consume it: 1 if bytes came, 0 if
- * none were waiting (or EOF handled), -1 on death; with wait, -1 with
- * errno EINTR and the handle intact when a signal cut the wait short. */
+ * none were waiting (or EOF handled), -1 on death. */
 static int
 io_recv (struct nbd_handle *h, bool *drained, bool wait)
 {
@@ -193,8 +189,6 @@ io_recv (struct nbd_handle *h, bool *drained, bool wait)
       h->conn.recv_hot = false;
       return 0;
     }
-    if (errno == EINTR && wait)
-      return -1;
     nbdi_engine_die (h, errno, "recv: %s", strerror (errno));   /* no-op if dead */
     return -1;
   }
@@ -334,11 +328,7 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
     goto dead;
   if (timeout < 0 && extra_fd < 0 && may_wait_in_recv (h)) {
     bool drained;
-    /* A signal does not end the wait (libnbd's nbd_poll goes on too). */
-    do
-      r = io_recv (h, &drained, true);
-    while (r == -1 && errno == EINTR && nbdi_get_state (h) != NBDI_STATE_DEAD);
-    if (r == -1)
+    if (io_recv (h, &drained, true) == -1)
       goto dead;
     return 1;
   }
@@ -449,8 +439,6 @@ nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
     }
     if (may_wait_in_recv (h)) {
       if (io_recv (h, &drained, true) == -1) {
-        if (errno == EINTR && nbdi_get_state (h) != NBDI_STATE_DEAD)
-          continue;
         nbdi_set_dead_error (h);
         return -1;
       }

@@ -15,6 +15,12 @@
 /* Largest non-data chunk payload we accept (block status, errors). */
 #define MAX_META_PAYLOAD (64u * 1024 * 1024)
 
+static bool
+is_big_read (const struct nbdi_cmd *cmd)
+{
+  return cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ;
+}
+
 enum { RS_HEADER, RS_DATA_OFFSET, RS_DATA, RS_WHOLE };
 
 /* ---- cookie map ---- */
@@ -208,7 +214,7 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   if (c->in_flight++ == 0)
     c->expect_cookie = cmd->cookie;     /* the oldest in flight: see scatter.c */
   c->unsent++;
-  if (cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ)
+  if (is_big_read (cmd))
     c->big_reads++;
   nbdi_set_state (h, NBDI_STATE_PROCESSING);
   return cmd->cookie;
@@ -264,7 +270,7 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
     map_remove_at (&c->map, at);
   c->in_flight--;
   c->expect_cookie = cmd->cookie + 1;
-  if (cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ)
+  if (is_big_read (cmd))
     c->big_reads--;
   cmd->done = true;
   if (cmd->init_buf && !cmd->scattered && cmd->filled < cmd->count)

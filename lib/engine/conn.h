@@ -164,8 +164,6 @@ struct nbdi_conn {
   int reply_stage;              /* RS_* in commands.c */
   uint64_t data_offset;         /* OFFSET_DATA: where the data goes */
   bool disc_queued;
-  uint8_t *pending_payload;     /* handed from the API to the next command */
-  uint32_t pending_payload_len;
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
 
   /* Scattered receive (engine/scatter.c): the reads predicted to be

@@ -1,7 +1,6 @@
 /* The engine's core: buffers, dispatch by phase, the handshake up to the
  * option phase, and death. */
 #include <stdarg.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +56,6 @@ nbdi_engine_free (struct nbd_handle *h)
   free (c->dead_msg);
   free (c->opt.server_msg);
   free (c->opt_msg);
-  free (c->pending_payload);
 }
 
 void
@@ -325,16 +323,25 @@ on_hs_flags (struct nbd_handle *h)
   return nbdi_option_next (h);
 }
 
+/* A reply before our request left in full is impossible for an honest
+ * server, and the request's buffer is about to be reused: fatal. */
+static bool
+replied_too_soon (struct nbd_handle *h, const char *request)
+{
+  if (!nbdi_tx_pending (&h->conn))
+    return false;
+  nbdi_engine_die (h, EPROTO, "handshake: server replied before receiving "
+                   "the whole %s", request);
+  return true;
+}
+
 static int
 on_export_name_reply (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
-  if (nbdi_tx_pending (c)) {
-    nbdi_engine_die (h, EPROTO, "handshake: server replied before receiving "
-                     "the whole export name");
+  if (replied_too_soon (h, "export name"))
     return -1;
-  }
 
   export_known (h, rx_take (c, c->need));
   if (c->opt_active)
@@ -350,13 +357,8 @@ on_option_reply (struct nbd_handle *h)
   struct wire_option_reply rep;
   const uint8_t *p = c->rx.buf + c->rx.start;
 
-  /* A reply before our request left in full is impossible for an honest
-   * server, and the request's buffer is about to be reused. */
-  if (nbdi_tx_pending (c)) {
-    nbdi_engine_die (h, EPROTO, "handshake: server replied before receiving "
-                     "the whole option request");
+  if (replied_too_soon (h, "option request"))
     return -1;
-  }
 
   if (wire_decode_option_reply (p, &rep) < 0) {
     nbdi_engine_die (h, EPROTO, "handshake: bad option reply magic");

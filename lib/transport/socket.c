@@ -19,10 +19,10 @@ sock_recv (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
   };
   ssize_t r;
 
-  if (wait)                     /* a signal must reach the caller */
-    return recvmsg (t->fd, &msg, 0);
+  /* A signal does not end a wait either: libnbd's nbd_poll goes on
+   * polling, and so do we. */
   do
-    r = recvmsg (t->fd, &msg, MSG_DONTWAIT);
+    r = recvmsg (t->fd, &msg, wait ? 0 : MSG_DONTWAIT);
   while (r == -1 && errno == EINTR);
   return r;
 }
