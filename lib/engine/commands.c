@@ -596,6 +596,29 @@ nbdi_replies_at_boundary (const struct nbdi_conn *c)
   return c->reply_stage == RS_HEADER && c->rx.start == c->rx.end;
 }
 
+uint64_t
+nbdi_replies_lead (const struct nbdi_conn *c)
+{
+  if (c->reply_stage == RS_DATA && c->rx.start == c->rx.end
+      && (c->reply.flags & NBD_REPLY_FLAG_DONE)
+      && c->reply_cmd->cookie == c->expect_cookie)
+    return c->direct_left;
+  return 0;
+}
+
+void
+nbdi_lead_landed (struct nbd_handle *h, uint64_t got)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  c->direct += got;
+  c->direct_left -= got;
+  if (c->direct_left == 0) {
+    c->direct = NULL;
+    data_done (h, c->reply_cmd);
+  }
+}
+
 static int
 start_reply (struct nbd_handle *h)
 {

@@ -171,6 +171,7 @@ struct nbdi_conn {
   uint64_t expect_cookie;       /* after the last completed command */
   struct nbdi_cmd *plan[NBDI_PLAN_MAX];
   size_t plan_len, plan_hsize;
+  uint64_t plan_lead;           /* bytes of a half-read payload before the plan */
   unsigned scatter_skip, scatter_backoff;
   size_t scatter_depth;         /* predictions to make next time */
 

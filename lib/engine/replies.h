@@ -16,6 +16,15 @@ struct nbdi_cmd *nbdi_cmd_lookup (struct nbdi_conn *c, uint64_t cookie);
 /* No reply is half parsed and rx holds nothing unparsed. */
 bool nbdi_replies_at_boundary (const struct nbdi_conn *c);
 
+/* Payload bytes still due for the reply being read, when that is the
+ * last chunk of the oldest command in flight and rx holds nothing: they
+ * come first in the stream and may be read straight to c->direct.
+ * 0 otherwise. */
+uint64_t nbdi_replies_lead (const struct nbdi_conn *c);
+
+/* got of those bytes landed at c->direct: finish the reply when all did. */
+void nbdi_lead_landed (struct nbd_handle *h, uint64_t got);
+
 /* A read answered in one piece (the header checked by the caller) had
  * `got` bytes of its payload land in its buffer: complete it, or go on
  * reading the rest of the payload straight into the buffer. */

@@ -87,23 +87,33 @@ nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov)
 {
   struct nbdi_conn *c = &h->conn;
   size_t hsize, n = 0, bytes = 0, tail;
-  uint64_t cookie = c->expect_cookie;
+  uint64_t cookie = c->expect_cookie, lead;
   struct range ranges[NBDI_PLAN_MAX];   /* no initializer: only [0, nranges) is read */
   size_t nranges = 0;
 
   c->plan_len = 0;
-  if (c->phase != PH_TRANSMISSION || !nbdi_replies_at_boundary (c)
-      || c->in_flight == 0)
+  if (c->phase != PH_TRANSMISSION || c->in_flight == 0)
+    return 0;
+  /* A receive that ended inside a payload leaves its rest to come first. */
+  lead = nbdi_replies_lead (c);
+  if (lead == 0 && !nbdi_replies_at_boundary (c))
     return 0;
   if (c->scatter_skip > 0) {
     c->scatter_skip--;
     return 0;
   }
+  if (lead > 0) {
+    if (lead > SCATTER_MAX_BYTES)
+      return 0;
+    ranges_add (ranges, &nranges, c->direct, lead);
+    bytes = lead;
+    cookie++;
+  }
   hsize = header_size (c);
   c->rx.start = c->rx.end = 0;
   if (c->scatter_depth == 0)
     c->scatter_depth = SCATTER_START_DEPTH;
-  while (n < c->scatter_depth && (int) (2 * n + 3) <= max_iov
+  while (n < c->scatter_depth && (int) (2 * n + 4) <= max_iov
          && (n + 1) * hsize < c->rx.cap) {
     struct nbdi_cmd *cmd = nbdi_cmd_lookup (c, cookie);
     if (!predictable (c, cmd) || bytes + cmd->count > SCATTER_MAX_BYTES
@@ -115,6 +125,8 @@ nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov)
   }
   if (n == 0)
     return 0;
+  if (lead > 0)
+    *iov++ = (struct iovec) { .iov_base = c->direct, .iov_len = lead };
   for (size_t i = 0; i < n; i++) {
     iov[2 * i] = (struct iovec) { .iov_base = c->rx.buf + i * hsize, .iov_len = hsize };
     iov[2 * i + 1] = (struct iovec) { .iov_base = c->plan[i]->rbuf,
@@ -126,7 +138,8 @@ nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov)
   iov[2 * n] = (struct iovec) { .iov_base = c->rx.buf + n * hsize, .iov_len = tail };
   c->plan_len = n;
   c->plan_hsize = hsize;
-  return (int) (2 * n + 1);
+  c->plan_lead = lead;
+  return (int) (2 * n + 1 + (lead > 0));
 }
 
 /* Copy the first len bytes the plan's pieces hold, from piece `first`
@@ -168,7 +181,15 @@ nbdi_scatter_landed (struct nbd_handle *h, size_t got)
   size_t partial = 0;           /* payload bytes of plan[matched] ... */
   bool cut = false;             /* ... when the receive ended inside it */
   bool mismatch = false;
+  uint64_t lead = c->plan_lead;
 
+  c->plan_lead = 0;
+  if (got <= lead) {            /* nothing beyond the half-read payload */
+    c->plan_len = 0;
+    nbdi_lead_landed (h, got);
+    return 0;
+  }
+  got -= lead;
   while (matched < n) {
     struct nbdi_cmd *cmd = c->plan[matched];
     uint8_t want[WIRE_READ_REPLY_MAX];
@@ -223,9 +244,14 @@ nbdi_scatter_landed (struct nbd_handle *h, size_t got)
   }
 
   {
-    size_t used = 2 * (matched + cut);
+    /* Replies that came after the whole plan sat in the tail and will be
+     * copied out of rx: next time, plan for as many as may be in flight. */
+    size_t used = !mismatch && matched == n && got > pos ? NBDI_PLAN_MAX
+                  : 2 * (matched + cut);
     c->scatter_depth = used < 2 ? 2 : used > NBDI_PLAN_MAX ? NBDI_PLAN_MAX : used;
   }
+  if (lead > 0)
+    nbdi_lead_landed (h, lead);
   for (size_t i = 0; i < matched; i++)
     nbdi_read_landed (h, c->plan[i], c->plan[i]->count);
   if (cut)
