@@ -107,8 +107,10 @@ tls_step (struct nbd_handle *h)
 }
 
 /* One receive: straight into the caller's buffer for big payloads, else
- * into rx.  wait: block until something arrives.  Returns bytes
- * received, 0 at EOF (handled), -1 on EAGAIN (errno) or death. */
+ * into rx.  wait: block until something arrives; a big payload then
+ * comes whole in one call, however many pieces the server sends it in.
+ * Returns bytes received, 0 at EOF (handled), -1 on EAGAIN (errno) or
+ * death. */
 static ssize_t
 receive_once (struct nbd_handle *h, size_t *asked, bool wait)
 {
@@ -122,7 +124,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
   if (direct) {
     *asked = direct > SSIZE_MAX ? SSIZE_MAX : direct;
     iov = (struct iovec) { .iov_base = c->direct, .iov_len = *asked };
-    n = t->ops->recv (t, &iov, 1, wait);
+    n = t->ops->recv (t, &iov, 1, wait ? NBDI_WAIT_ALL : NBDI_WAIT_NONE);
     if (n > 0) {
       c->direct += n;
       c->direct_left -= n;
@@ -132,7 +134,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
     *asked = 0;
     for (int i = 0; i < planned; i++)
       *asked += scatter[i].iov_len;
-    n = t->ops->recv (t, scatter, planned, wait);
+    n = t->ops->recv (t, scatter, planned, wait ? NBDI_WAIT_SOME : NBDI_WAIT_NONE);
   }
   else {
     struct nbdi_rx *rx = &c->rx;
@@ -151,7 +153,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
       return -1;
     }
     iov = (struct iovec) { .iov_base = rx->buf + rx->end, .iov_len = *asked };
-    n = t->ops->recv (t, &iov, 1, wait);
+    n = t->ops->recv (t, &iov, 1, wait ? NBDI_WAIT_SOME : NBDI_WAIT_NONE);
     if (n > 0)
       rx->end += n;
   }

@@ -11,18 +11,21 @@
  * every call says whether it may wait. */
 static ssize_t
 sock_recv (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
-           bool wait)
+           enum nbdi_wait wait)
 {
   struct msghdr msg = {
     .msg_iov = (struct iovec *) iov,
     .msg_iovlen = (size_t) iovcnt,
   };
+  int flags = wait == NBDI_WAIT_NONE ? MSG_DONTWAIT
+              : wait == NBDI_WAIT_ALL ? MSG_WAITALL : 0;
   ssize_t r;
 
   /* A signal does not end a wait either: libnbd's nbd_poll goes on
-   * polling, and so do we. */
+   * polling, and so do we.  (MSG_WAITALL cut short by a signal returns
+   * what it got, which the caller takes as a short read.) */
   do
-    r = recvmsg (t->fd, &msg, wait ? 0 : MSG_DONTWAIT);
+    r = recvmsg (t->fd, &msg, flags);
   while (r == -1 && errno == EINTR);
   return r;
 }

@@ -107,7 +107,7 @@ pull (gnutls_transport_ptr_t p, void *buf, size_t len)
 {
   struct tls *s = p;
   struct iovec iov = { .iov_base = buf, .iov_len = len };
-  ssize_t r = s->inner->ops->recv (s->inner, &iov, 1, false);
+  ssize_t r = s->inner->ops->recv (s->inner, &iov, 1, NBDI_WAIT_NONE);
 
   if (r == -1)
     hook_failed (s, errno);
@@ -158,7 +158,7 @@ io_error (struct tls *s, int r)
 
 static ssize_t
 tls_recv (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
-          bool wait)
+          enum nbdi_wait wait)
 {
   struct tls *s = (struct tls *) t;
   char *buf = iov[0].iov_base;

@@ -14,10 +14,14 @@
 
 struct nbdi_transport;
 
+enum nbdi_wait { NBDI_WAIT_NONE, NBDI_WAIT_SOME, NBDI_WAIT_ALL };
+
 struct nbdi_transport_ops {
-  /* wait: block until something arrives (only where raw is set). */
+  /* wait (only where raw is set): NBDI_WAIT_SOME blocks until something
+   * arrives, NBDI_WAIT_ALL until the iovecs are full (or end of stream,
+   * or an error). */
   ssize_t (*recv) (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
-                   bool wait);
+                   enum nbdi_wait wait);
   /* more: further data follows soon (MSG_MORE / TLS record batching). */
   ssize_t (*send) (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
                    bool more);

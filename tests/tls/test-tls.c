@@ -271,7 +271,7 @@ static unsigned flaky_eagains;
 
 static ssize_t
 flaky_recv (struct nbdi_transport *t, const struct iovec *iov, int iovcnt,
-            bool wait)
+            enum nbdi_wait wait)
 {
   struct flaky *f = (struct flaky *) t;
   struct iovec cut = iov[0];
