@@ -1,5 +1,7 @@
 /* Option negotiation: the automatic sequence, user options in option
  * mode, and the handling of every option reply. */
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +387,23 @@ strndup_or_die (struct nbd_handle *h, const char *s, size_t len)
   return copy;
 }
 
+static bool
+power_of_2 (uint32_t v)
+{
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* The protocol's rules: minimum a power of 2 up to 64 KiB; preferred a
+ * power of 2, at least the minimum and 512; maximum at least the
+ * preferred, and a multiple of the minimum unless it is "no limit". */
+static bool
+block_sizes_valid (uint32_t min, uint32_t pref, uint32_t max)
+{
+  return power_of_2 (min) && min <= 65536
+         && power_of_2 (pref) && pref >= min && pref >= 512
+         && max >= pref && (max == UINT32_MAX || max % min == 0);
+}
+
 static int
 on_info (struct nbd_handle *h, const uint8_t *payload, uint32_t length)
 {
@@ -414,6 +433,15 @@ on_info (struct nbd_handle *h, const uint8_t *payload, uint32_t length)
       return -1;
     break;
   case NBD_INFO_BLOCK_SIZE:
+    /* nbd_get_block_size promises powers of 2 within the protocol's
+     * bounds: a server breaking them advertised nothing usable. */
+    if (!block_sizes_valid (ri.min_block, ri.pref_block, ri.max_block)) {
+      if (h->cfg.debug)
+        nbdi_debug (h, "engine", "ignoring invalid NBD_INFO_BLOCK_SIZE %" PRIu32
+                    "/%" PRIu32 "/%" PRIu32, ri.min_block, ri.pref_block,
+                    ri.max_block);
+      break;
+    }
     info->block_min = ri.min_block;
     info->block_pref = ri.pref_block;
     info->block_max = ri.max_block;

@@ -401,6 +401,32 @@ full_info (void)
               "GO asked for BLOCK_SIZE, NAME and DESCRIPTION");
   }
 
+  it_section ("NBD_INFO_BLOCK_SIZE breaking the protocol's rules is ignored");
+  {
+    /* min:pref:max, and whether the constraints are kept. */
+    static const struct { const char *sizes; bool kept; } cases[] = {
+      { "1:512:512", true }, { "65536:65536:65536", true },
+      { "1:4096:1000000", true }, { "512:4096:4294967295", true },
+      { "3:4096:1048576", false },      /* min not a power of 2 */
+      { "131072:131072:1048576", false },       /* min over 64 KiB */
+      { "512:1000:1048576", false },    /* pref not a power of 2 */
+      { "1:256:1048576", false },       /* pref under 512 */
+      { "4096:512:1048576", false },    /* pref under min */
+      { "512:4096:2048", false },       /* max under pref */
+      { "512:4096:6000", false },       /* max not a multiple of min */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      unsigned min, pref, max;
+      sscanf (cases[i].sizes, "%u:%u:%u", &min, &pref, &max);
+      h = test_create ();
+      CHECK_OK (nbd_connect_command (h, it_fakesrv ("--block-size", cases[i].sizes, NULL)));
+      CHECK_INT (nbd_get_block_size (h, LIBNBD_SIZE_MINIMUM), cases[i].kept ? min : 0);
+      CHECK_INT (nbd_get_block_size (h, LIBNBD_SIZE_PREFERRED), cases[i].kept ? pref : 0);
+      CHECK_INT (nbd_get_block_size (h, LIBNBD_SIZE_MAXIMUM), cases[i].kept ? max : 0);
+      nbd_close (h);
+    }
+  }
+
   it_section ("request_block_size false: GO does not ask for BLOCK_SIZE");
   {
     const char *log = new_log ("info2.log");
