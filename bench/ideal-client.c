@@ -46,6 +46,7 @@
 #define REPLY_FLAG_DONE     1
 #define TYPE_NONE           0
 #define TYPE_OFFSET_DATA    1
+#define TYPE_OFFSET_HOLE    2
 
 #define RX_SIZE (128 * 1024)
 #define REQ_SIZE 28
@@ -294,6 +295,16 @@ main (int argc, char *argv[])
         data_slot = slot;
         data_left = size;
         continue;
+      }
+      if (get16 (h + 6) == TYPE_OFFSET_HOLE) {
+        if (avail < 32)
+          break;
+        if (len != 12 || get32 (h + 28) != size)
+          die ("unexpected hole reply");
+        memset (buffers + slot * size, 0, size);
+        rx_start += 32;
+        data_slot = slot;
+        goto done_one;
       }
       if (get16 (h + 6) != TYPE_NONE || len != 0)
         die ("unexpected reply type");

@@ -19,8 +19,11 @@
  * NBD_OPT_EXPORT_NAME, NBD_OPT_ABORT; every other option gets
  * NBD_REP_ERR_UNSUP.  Any export name is accepted.
  *
- * Usage: minisrv [--size BYTES] [--once] PATH   listen on a Unix socket
- *        minisrv [--size BYTES] [--once]        socket activation (fd 3)
+ * Usage: minisrv [--size BYTES] [--once] [--holes] PATH   listen on a Unix socket
+ *        minisrv [--size BYTES] [--once] [--holes]        socket activation (fd 3)
+ * --holes answers reads with an OFFSET_HOLE chunk instead of data (under
+ * structured replies), so that no payload crosses the socket and only
+ * the client's protocol work is left to measure.
  * Connections are served one after another.
  */
 
@@ -83,6 +86,7 @@
 #define REPLY_FLAG_DONE        0x0001
 #define REPLY_TYPE_NONE        0
 #define REPLY_TYPE_OFFSET_DATA 1
+#define REPLY_TYPE_OFFSET_HOLE 2
 #define REPLY_TYPE_ERROR       (1u << 15 | 1)
 
 #define NBD_EINVAL             22
@@ -102,6 +106,9 @@
  */
 #define ZERO_BUF_SIZE          (1024 * 1024)
 static unsigned char zero_buf[ZERO_BUF_SIZE];
+/* --holes: answer reads under structured replies with one OFFSET_HOLE
+ * chunk (the zeroes stated, not sent). */
+static bool holes;
 
 #define IN_BUF_SIZE            (1024 * 1024)
 #define MAX_IOV                1024
@@ -413,6 +420,18 @@ queue_read_data (struct conn *c, uint64_t cookie, uint64_t offset,
 {
   struct reply *r = queue_push (c);
 
+  if (c->structured && holes) {
+    put32 (r->header, STRUCTURED_REPLY_MAGIC);
+    put16 (r->header + 4, REPLY_FLAG_DONE);
+    put16 (r->header + 6, REPLY_TYPE_OFFSET_HOLE);
+    put64 (r->header + 8, cookie);
+    put32 (r->header + 16, 12);
+    put64 (r->header + 20, offset);
+    put32 (r->header + 28, len);
+    r->header_len = 32;
+    r->data_len = 0;
+    return;
+  }
   if (c->structured) {
     put32 (r->header, STRUCTURED_REPLY_MAGIC);
     put16 (r->header + 4, REPLY_FLAG_DONE);
@@ -783,10 +802,11 @@ static void
 usage (FILE *out)
 {
   fprintf (out,
-"usage: minisrv [--size BYTES] [--once] SOCKET-PATH\n"
-"       minisrv [--size BYTES] [--once]   (socket activation: LISTEN_FDS=1)\n"
+"usage: minisrv [--size BYTES] [--once] [--holes] SOCKET-PATH\n"
+"       minisrv [--size BYTES] [--once] [--holes]   (socket activation: LISTEN_FDS=1)\n"
 "  --size BYTES  export size, suffix k/m/g allowed (default 1g)\n"
-"  --once        exit after the first connection ends\n");
+"  --once        exit after the first connection ends\n"
+"  --holes       answer reads with an OFFSET_HOLE chunk (structured replies)\n");
 }
 
 static uint64_t
@@ -826,6 +846,8 @@ main (int argc, char *argv[])
       export_size = parse_size (argv[++i]);
     else if (strcmp (argv[i], "--once") == 0)
       once = true;
+    else if (strcmp (argv[i], "--holes") == 0)
+      holes = true;
     else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0) {
       usage (stdout);
       return EXIT_SUCCESS;

@@ -117,8 +117,10 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
   }
   /* A lone command leaves at once (latency); with others in flight it
    * joins the queue, which the next poll or reply batch sends with one
-   * system call. */
-  if (h->conn.in_flight == 1)
+   * system call.  So does the first of a refill after a batch of
+   * replies (or one issued by a completion callback): sent alone, it
+   * would have the server answer it alone and split the next batch. */
+  if (h->conn.in_flight == 1 && !h->conn.refill)
     (void) nbdi_io_send (h);    /* a failure completes the command with
                                  * the error; its cookie stays valid */
   return cookie;

@@ -198,8 +198,13 @@ io_recv (struct nbd_handle *h, bool *drained, bool wait)
   /* A full read suggests more is waiting: the caller may read again
    * before polling. */
   *drained = (size_t) n < asked;
-  if (nbdi_engine_consume (h) == -1)
-    return -1;
+  {
+    uint64_t before = h->conn.completed;
+    h->conn.refill = true;      /* callbacks' commands leave below */
+    if (nbdi_engine_consume (h) == -1)
+      return -1;
+    h->conn.refill = h->conn.completed - before >= 2;
+  }
   if (h->conn.phase == PH_TLS_HANDSHAKE)
     return tls_step (h);
   /* Commands issued by completion callbacks leave together. */
