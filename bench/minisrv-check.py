@@ -163,6 +163,28 @@ def test_go_structured(path):
     check(c.sock.recv(1) == b"", "DISC closes the connection")
 
 
+def test_holes(path):
+    """minisrv --holes: structured reads get one OFFSET_HOLE chunk."""
+    c = Client(path, 3)
+    c.option(OPT_SR)
+    check(c.option_reply()[1] == REP_ACK, "holes: STRUCTURED_REPLY acked")
+    c.option(OPT_GO, go_payload())
+    check(c.option_reply()[1] == REP_INFO, "holes: GO gives REP_INFO")
+    check(c.option_reply()[1] == REP_ACK, "holes: GO ends with ACK")
+    reqs = b"".join(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_READ, 300 + i,
+                                i * 4096, 4096) for i in range(20))
+    c.sock.sendall(reqs)
+    for i in range(20):
+        flags, ctype, cookie, data = c.chunk()
+        check(flags == 1 and ctype == 2 and cookie == 300 + i, "OFFSET_HOLE chunk %d" % i)
+        check(struct.unpack(">QI", data) == (i * 4096, 4096), "hole offset and length")
+    c.request(CMD_READ, 320, EXPORT_SIZE, 4096)
+    flags, ctype, cookie, data = c.chunk()
+    check(ctype == (1 << 15 | 1) and cookie == 320, "holes: bad read -> ERROR chunk")
+    c.request(CMD_DISC, 321, 0, 0)
+    check(c.sock.recv(1) == b"", "holes: DISC closes the connection")
+
+
 def test_abort(path):
     c = Client(path, 1)
     c.option(OPT_ABORT)
@@ -184,6 +206,18 @@ def main():
             test_export_name(path, no_zeroes=False)
             test_go_structured(path)
             test_abort(path)
+        finally:
+            server.terminate()
+            server.wait()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "minisrv.sock")
+        server = subprocess.Popen([binary, "--size", str(EXPORT_SIZE), "--holes", path])
+        try:
+            for _ in range(100):
+                if os.path.exists(path):
+                    break
+                time.sleep(0.02)
+            test_holes(path)
         finally:
             server.terminate()
             server.wait()
