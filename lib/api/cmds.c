@@ -115,12 +115,12 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
     nbdi_cmd_retire (h, cmd);
     goto fail;
   }
-  /* A lone command leaves at once (latency); with others in flight it
-   * joins the queue, which the next poll or reply batch sends with one
-   * system call.  So does the first of a refill after a batch of
-   * replies (or one issued by a completion callback): sent alone, it
-   * would have the server answer it alone and split the next batch. */
-  if (h->conn.in_flight == 1 && !h->conn.refill)
+  /* A lone command leaves at once: no reply is coming that would send
+   * it, and an event loop may already sleep on POLLIN (libnbd sends at
+   * once too).  With others in flight it joins the queue, which the next
+   * poll or reply batch sends with one system call; so does one issued
+   * by a completion callback, which the receive sends when it ends. */
+  if (h->conn.in_flight == 1 && !h->conn.in_receive)
     (void) nbdi_io_send (h);    /* a failure completes the command with
                                  * the error; its cookie stays valid */
   return cookie;

@@ -170,7 +170,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
 /* Receive once and let the engine consume it: 1 if bytes came, 0 if
  * none were waiting (or EOF handled), -1 on death. */
 static int
-io_recv (struct nbd_handle *h, bool *drained, bool wait)
+recv_and_consume (struct nbd_handle *h, bool *drained, bool wait)
 {
   size_t asked = 0;
   ssize_t n;
@@ -198,13 +198,8 @@ io_recv (struct nbd_handle *h, bool *drained, bool wait)
   /* A full read suggests more is waiting: the caller may read again
    * before polling. */
   *drained = (size_t) n < asked;
-  {
-    uint64_t before = h->conn.completed;
-    h->conn.refill = true;      /* callbacks' commands leave below */
-    if (nbdi_engine_consume (h) == -1)
-      return -1;
-    h->conn.refill = h->conn.completed - before >= 2;
-  }
+  if (nbdi_engine_consume (h) == -1)
+    return -1;
   if (h->conn.phase == PH_TLS_HANDSHAKE)
     return tls_step (h);
   /* Commands issued by completion callbacks leave together. */
@@ -212,6 +207,20 @@ io_recv (struct nbd_handle *h, bool *drained, bool wait)
     return -1;
   nbdi_update_ready (h);
   return 1;
+}
+
+/* While a receive runs, completion callbacks (scattered reads complete
+ * inside receive_once) may issue commands: those wait for the send at
+ * its end instead of each lone one leaving on its own. */
+static int
+io_recv (struct nbd_handle *h, bool *drained, bool wait)
+{
+  int r;
+
+  h->conn.in_receive = true;
+  r = recv_and_consume (h, drained, wait);
+  h->conn.in_receive = false;
+  return r;
 }
 
 int

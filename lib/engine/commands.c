@@ -269,7 +269,6 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
   if (map_find (&c->map, cmd->cookie, &at))
     map_remove_at (&c->map, at);
   c->in_flight--;
-  c->completed++;
   c->expect_cookie = cmd->cookie + 1;
   if (is_big_read (cmd))
     c->big_reads--;

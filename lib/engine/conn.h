@@ -157,9 +157,8 @@ struct nbdi_conn {
   size_t big_reads;             /* of those, reads with large payloads */
   bool recv_hot;                /* the last read found data waiting */
   bool tx_full;                 /* the last send found the socket full */
-  uint64_t completed;           /* commands completed, ever */
-  bool refill;                  /* the last receive completed several:
-                                 * new commands wait to leave together */
+  bool in_receive;              /* replies are being received: commands
+                                 * issued now leave when it ends */
   struct nbdi_cmd *done_head, *done_tail;   /* completed, not retired */
   struct nbdi_cmd *free_cmds;
   struct nbdi_cmd *reply_cmd;   /* command whose reply is being read */
