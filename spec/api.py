@@ -612,7 +612,7 @@ Return the cookie of a completed command not yet retired, 0 if none has
 completed yet, or fail with EINVAL when nothing is in flight.""")
 
 call("aio_in_flight", [], RInt(), "1.0", states=["connected", "closed", "dead"],
-     doc="""
+     locked=False, doc="""
 Return how many commands have been issued and not yet completed.""")
 
 call("block_status_filter", [UInt64("count"), UInt64("offset"), StringList("contexts"),

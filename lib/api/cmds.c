@@ -333,9 +333,13 @@ nbdi_aio_peek_command_completed (struct nbd_handle *h)
 int
 nbdi_aio_in_flight (struct nbd_handle *h)
 {
-  /* As in libnbd, a requested disconnect counts until the handle closes. */
-  bool disc = h->conn.disc_queued && nbdi_state_permits (h, NBDI_GROUP_CONNECTED);
-  return h->conn.in_flight + disc;
+  /* Called without the handle lock (a program polls it once per command
+   * it issues): one atomic load each, as the engine stores them.  As in
+   * libnbd, a requested disconnect counts until the handle closes. */
+  size_t n = __atomic_load_n (&h->conn.in_flight, __ATOMIC_RELAXED);
+  bool disc = __atomic_load_n (&h->conn.disc_queued, __ATOMIC_RELAXED)
+              && nbdi_state_permits (h, NBDI_GROUP_CONNECTED);
+  return (int) n + disc;
 }
 
 /* ---- sync forms (generated from the table): the aio call, then this ---- */

@@ -211,8 +211,10 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   }
   cmd->end_seq = c->bytes_queued;
   c->chunks_sent++;
-  if (c->in_flight++ == 0)
+  if (c->in_flight == 0)
     c->expect_cookie = cmd->cookie;     /* the oldest in flight: see scatter.c */
+  /* Stores are atomic: nbd_aio_in_flight reads without the lock. */
+  __atomic_store_n (&c->in_flight, c->in_flight + 1, __ATOMIC_RELAXED);
   c->unsent++;
   if (is_big_read (cmd))
     c->big_reads++;
@@ -233,7 +235,7 @@ nbdi_cmd_disconnect (struct nbd_handle *h)
 
   if (nbdi_tx_push (c, c->disc_hdr, hlen) == -1)
     return -1;
-  c->disc_queued = true;
+  __atomic_store_n (&c->disc_queued, true, __ATOMIC_RELAXED);
   return 0;
 }
 
@@ -268,7 +270,7 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
 
   if (map_find (&c->map, cmd->cookie, &at))
     map_remove_at (&c->map, at);
-  c->in_flight--;
+  __atomic_store_n (&c->in_flight, c->in_flight - 1, __ATOMIC_RELAXED);
   c->expect_cookie = cmd->cookie + 1;
   if (is_big_read (cmd))
     c->big_reads--;

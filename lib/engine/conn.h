@@ -151,7 +151,8 @@ struct nbdi_conn {
   /* Transmission. */
   uint64_t next_cookie;
   struct nbdi_cookie_map map;
-  size_t in_flight;             /* sent or queued, reply not complete */
+  size_t in_flight;             /* sent or queued, reply not complete;
+                                 * written atomically (read unlocked) */
   size_t unsent;                /* of those, queued since the last flush */
   bool tx_partial;              /* the queue's head is partly sent */
   size_t big_reads;             /* of those, reads with large payloads */
