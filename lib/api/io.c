@@ -107,12 +107,12 @@ tls_step (struct nbd_handle *h)
 }
 
 /* One receive: straight into the caller's buffer for big payloads, else
- * into rx.  wait: block until something arrives; a big payload then
- * comes whole in one call, however many pieces the server sends it in.
- * Returns bytes received, 0 at EOF (handled), -1 on EAGAIN (errno) or
- * death. */
+ * into rx.  wait: NBDI_WAIT_SOME blocks until something arrives;
+ * NBDI_WAIT_ALL also takes a big payload whole in one call, however many
+ * pieces the server sends it in.  Returns bytes received, 0 at EOF
+ * (handled), -1 on EAGAIN (errno) or death. */
 static ssize_t
-receive_once (struct nbd_handle *h, size_t *asked, bool wait)
+receive_once (struct nbd_handle *h, size_t *asked, enum nbdi_wait wait)
 {
   struct nbdi_conn *c = &h->conn;
   struct nbdi_transport *t = c->transport;
@@ -124,7 +124,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
   if (direct) {
     *asked = direct > SSIZE_MAX ? SSIZE_MAX : direct;
     iov = (struct iovec) { .iov_base = c->direct, .iov_len = *asked };
-    n = t->ops->recv (t, &iov, 1, wait ? NBDI_WAIT_ALL : NBDI_WAIT_NONE);
+    n = t->ops->recv (t, &iov, 1, wait);
     if (n > 0) {
       c->direct += n;
       c->direct_left -= n;
@@ -170,7 +170,7 @@ receive_once (struct nbd_handle *h, size_t *asked, bool wait)
 /* Receive once and let the engine consume it: 1 if bytes came, 0 if
  * none were waiting (or EOF handled), -1 on death. */
 static int
-recv_and_consume (struct nbd_handle *h, bool *drained, bool wait)
+recv_and_consume (struct nbd_handle *h, bool *drained, enum nbdi_wait wait)
 {
   size_t asked = 0;
   ssize_t n;
@@ -213,7 +213,7 @@ recv_and_consume (struct nbd_handle *h, bool *drained, bool wait)
  * inside receive_once) may issue commands: those wait for the send at
  * its end instead of each lone one leaving on its own. */
 static int
-io_recv (struct nbd_handle *h, bool *drained, bool wait)
+io_recv (struct nbd_handle *h, bool *drained, enum nbdi_wait wait)
 {
   int r;
 
@@ -226,7 +226,7 @@ io_recv (struct nbd_handle *h, bool *drained, bool wait)
 int
 nbdi_io_recv (struct nbd_handle *h, bool *drained)
 {
-  return io_recv (h, drained, false);
+  return io_recv (h, drained, NBDI_WAIT_NONE);
 }
 
 /* Nothing to do but wait for the server: a blocking receive does in one
@@ -344,7 +344,9 @@ nbdi_io_poll (struct nbd_handle *h, int extra_fd, int timeout)
     goto dead;
   if (timeout < 0 && extra_fd < 0 && may_wait_in_recv (h)) {
     bool drained;
-    if (io_recv (h, &drained, true) == -1)
+    /* Return after the first piece, as libnbd's poll does: other
+     * threads wait for the handle lock meanwhile. */
+    if (io_recv (h, &drained, NBDI_WAIT_SOME) == -1)
       goto dead;
     return 1;
   }
@@ -454,7 +456,8 @@ nbdi_io_wait (struct nbd_handle *h, bool (*done) (struct nbd_handle *, void *),
       return -1;
     }
     if (may_wait_in_recv (h)) {
-      if (io_recv (h, &drained, true) == -1) {
+      /* A sync call holds the lock to the end anyway (libnbd's too). */
+      if (io_recv (h, &drained, NBDI_WAIT_ALL) == -1) {
         nbdi_set_dead_error (h);
         return -1;
       }
