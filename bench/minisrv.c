@@ -414,34 +414,44 @@ queue_simple (struct conn *c, uint64_t cookie, uint32_t error)
   r->data_len = 0;
 }
 
+/* Queue the final structured chunk of a reply: its 20-byte header, to
+ * which the caller appends `length` bytes of chunk payload (header_len
+ * counts them once written). */
+static struct reply *
+queue_chunk (struct conn *c, uint64_t cookie, uint16_t type, uint32_t length)
+{
+  struct reply *r = queue_push (c);
+
+  put32 (r->header, STRUCTURED_REPLY_MAGIC);
+  put16 (r->header + 4, REPLY_FLAG_DONE);
+  put16 (r->header + 6, type);
+  put64 (r->header + 8, cookie);
+  put32 (r->header + 16, length);
+  r->header_len = 20;
+  r->data_len = 0;
+  return r;
+}
+
 static void
 queue_read_data (struct conn *c, uint64_t cookie, uint64_t offset,
                  uint32_t len)
 {
-  struct reply *r = queue_push (c);
+  struct reply *r;
 
   if (c->structured && holes) {
-    put32 (r->header, STRUCTURED_REPLY_MAGIC);
-    put16 (r->header + 4, REPLY_FLAG_DONE);
-    put16 (r->header + 6, REPLY_TYPE_OFFSET_HOLE);
-    put64 (r->header + 8, cookie);
-    put32 (r->header + 16, 12);
+    r = queue_chunk (c, cookie, REPLY_TYPE_OFFSET_HOLE, 12);
     put64 (r->header + 20, offset);
     put32 (r->header + 28, len);
     r->header_len = 32;
-    r->data_len = 0;
     return;
   }
   if (c->structured) {
-    put32 (r->header, STRUCTURED_REPLY_MAGIC);
-    put16 (r->header + 4, REPLY_FLAG_DONE);
-    put16 (r->header + 6, REPLY_TYPE_OFFSET_DATA);
-    put64 (r->header + 8, cookie);
-    put32 (r->header + 16, 8 + len);
+    r = queue_chunk (c, cookie, REPLY_TYPE_OFFSET_DATA, 8 + len);
     put64 (r->header + 20, offset);
     r->header_len = 28;
   }
   else {
+    r = queue_push (c);
     put32 (r->header, SIMPLE_REPLY_MAGIC);
     put32 (r->header + 4, 0);
     put64 (r->header + 8, cookie);
@@ -456,15 +466,7 @@ queue_read_data (struct conn *c, uint64_t cookie, uint64_t offset,
 static void
 queue_structured_none (struct conn *c, uint64_t cookie)
 {
-  struct reply *r = queue_push (c);
-
-  put32 (r->header, STRUCTURED_REPLY_MAGIC);
-  put16 (r->header + 4, REPLY_FLAG_DONE);
-  put16 (r->header + 6, REPLY_TYPE_NONE);
-  put64 (r->header + 8, cookie);
-  put32 (r->header + 16, 0);
-  r->header_len = 20;
-  r->data_len = 0;
+  queue_chunk (c, cookie, REPLY_TYPE_NONE, 0);
 }
 
 /* Failing a read under structured replies needs an error chunk, never a
@@ -479,16 +481,10 @@ queue_read_error (struct conn *c, uint64_t cookie, uint32_t error)
     queue_simple (c, cookie, error);
     return;
   }
-  r = queue_push (c);
-  put32 (r->header, STRUCTURED_REPLY_MAGIC);
-  put16 (r->header + 4, REPLY_FLAG_DONE);
-  put16 (r->header + 6, REPLY_TYPE_ERROR);
-  put64 (r->header + 8, cookie);
-  put32 (r->header + 16, 6);
+  r = queue_chunk (c, cookie, REPLY_TYPE_ERROR, 6);
   put32 (r->header + 20, error);
   put16 (r->header + 24, 0);    /* no message */
   r->header_len = 26;
-  r->data_len = 0;
 }
 
 static bool
