@@ -609,7 +609,7 @@ nbdi_replies_lead (const struct nbdi_conn *c)
 }
 
 void
-nbdi_lead_landed (struct nbd_handle *h, uint64_t got)
+nbdi_payload_landed (struct nbd_handle *h, uint64_t got)
 {
   struct nbdi_conn *c = &h->conn;
 
@@ -748,14 +748,11 @@ nbdi_replies_consume (struct nbd_handle *h)
       size_t n = rx_avail (c) < c->direct_left ? rx_avail (c) : c->direct_left;
       if (n) {
         memcpy (c->direct, c->rx.buf + c->rx.start, n);
-        c->direct += n;
-        c->direct_left -= n;
         rx_skip (c, n);
       }
-      if (c->direct_left)
+      nbdi_payload_landed (h, n);
+      if (c->direct_left)       /* more of the payload to come */
         return 0;
-      c->direct = NULL;
-      data_done (h, cmd);
       break;
     }
 

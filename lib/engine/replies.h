@@ -22,8 +22,9 @@ bool nbdi_replies_at_boundary (const struct nbdi_conn *c);
  * 0 otherwise. */
 uint64_t nbdi_replies_lead (const struct nbdi_conn *c);
 
-/* got of those bytes landed at c->direct: finish the reply when all did. */
-void nbdi_lead_landed (struct nbd_handle *h, uint64_t got);
+/* got bytes of the payload being read landed at c->direct (from rx or
+ * straight from the socket): finish the reply when all of it did. */
+void nbdi_payload_landed (struct nbd_handle *h, uint64_t got);
 
 /* A read answered in one piece (the header checked by the caller) had
  * `got` bytes of its payload land in its buffer: complete it, or go on

@@ -186,7 +186,7 @@ nbdi_scatter_landed (struct nbd_handle *h, size_t got)
   c->plan_lead = 0;
   if (got <= lead) {            /* nothing beyond the half-read payload */
     c->plan_len = 0;
-    nbdi_lead_landed (h, got);
+    nbdi_payload_landed (h, got);
     return 0;
   }
   got -= lead;
@@ -251,7 +251,7 @@ nbdi_scatter_landed (struct nbd_handle *h, size_t got)
     c->scatter_depth = used < 2 ? 2 : used > NBDI_PLAN_MAX ? NBDI_PLAN_MAX : used;
   }
   if (lead > 0)
-    nbdi_lead_landed (h, lead);
+    nbdi_payload_landed (h, lead);
   for (size_t i = 0; i < matched; i++)
     nbdi_read_landed (h, c->plan[i], c->plan[i]->count);
   if (cut)
