@@ -171,10 +171,59 @@ take_port (const UriUriA *u, const char *dflt, char **out)
   return 0;
 }
 
-/* The host of the authority, decoded; NULL (no error) when empty.  An
- * IPv6 literal comes without its brackets, as getaddrinfo wants it. */
+/* An IPv6 literal may carry a zone id ("[fe80::1%25eth0]", RFC 6874),
+ * which uriparser 0.9.7 does not know.  libnbd also takes the zone with
+ * a bare '%' ("[fe80::1%eth0]"), and writes it that way in nbd_get_uri,
+ * so both forms are accepted.  The zone is cut out of the text before
+ * uriparser sees it and put back on the host afterwards.
+ */
+struct zone_cut {
+  char *text;                   /* the URI without the zone, or NULL */
+  char *zone;                   /* decoded zone id, or NULL */
+  size_t at, len;               /* where the zone was cut, and its length */
+};
+
 static int
-take_host (const UriUriA *u, char **out)
+cut_zone_id (const char *uri, struct zone_cut *z)
+{
+  const char *authority = strstr (uri, "://"), *open, *close, *pct, *zone;
+
+  memset (z, 0, sizeof *z);
+  if (authority == NULL)
+    return 0;
+  authority += 3;
+  open = authority + strcspn (authority, "[/?#");
+  if (*open != '[')
+    return 0;
+  close = strchr (open, ']');
+  pct = memchr (open, '%', close ? (size_t) (close - open) : 0);
+  if (pct == NULL)
+    return 0;
+  zone = strncmp (pct, "%25", 3) == 0 ? pct + 3 : pct + 1;
+  if (zone == close) {
+    nbdi_set_error (EINVAL, "NBD URI: empty zone id in the IPv6 address");
+    return -1;
+  }
+  z->zone = decode_range (zone, close, "zone id");
+  if (z->zone == NULL)
+    return -1;
+  z->at = pct - uri;
+  z->len = close - pct;
+  if (asprintf (&z->text, "%.*s%s", (int) z->at, uri, close) == -1) {
+    z->text = NULL;
+    free (z->zone);
+    z->zone = NULL;
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+/* The host of the authority, decoded; NULL (no error) when empty.  An
+ * IPv6 literal comes without its brackets, as getaddrinfo wants it,
+ * with its zone id (if the URI had one) after a '%'. */
+static int
+take_host (const UriUriA *u, const char *zone, char **out)
 {
   *out = NULL;
   if (u->hostData.ipFuture.first != NULL) {
@@ -185,6 +234,16 @@ take_host (const UriUriA *u, char **out)
   if (range_len (&u->hostText) == 0)
     return 0;
   *out = decode_range (u->hostText.first, u->hostText.afterLast, "host name");
+  if (*out && zone) {
+    char *with_zone;
+
+    if (asprintf (&with_zone, "%s%%%s", *out, zone) == -1) {
+      nbdi_set_error (ENOMEM, "out of memory");
+      with_zone = NULL;
+    }
+    free (*out);
+    *out = with_zone;
+  }
   return *out ? 0 : -1;
 }
 
@@ -361,17 +420,31 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
                struct uri_request *r)
 {
   UriUriA u;
-  const char *errpos = NULL;
+  struct zone_cut zone;
+  const char *errpos = NULL, *parsed;
   size_t slen;
   int ret = -1;
 
   memset (r, 0, sizeof *r);
   r->tls_verify_peer = -1;
-  if (uriParseSingleUriA (&u, text, &errpos) != URI_SUCCESS) {
-    nbdi_set_error (EINVAL, "cannot parse NBD URI \"%s\": invalid at offset %td%s",
-                    text, errpos ? errpos - text : (ptrdiff_t) 0,
-                    errpos && *errpos ? "" : " (end of string)");
+  if (cut_zone_id (text, &zone) == -1)
     return -1;
+  parsed = zone.text ? zone.text : text;
+  if (uriParseSingleUriA (&u, parsed, &errpos) != URI_SUCCESS) {
+    ptrdiff_t offset = errpos ? errpos - parsed : 0;
+
+    if (zone.text && (size_t) offset >= zone.at)
+      offset += zone.len;
+    nbdi_set_error (EINVAL, "cannot parse NBD URI \"%s\": invalid at offset %td%s",
+                    text, offset, errpos && *errpos ? "" : " (end of string)");
+    free (zone.text);
+    free (zone.zone);
+    return -1;
+  }
+  /* A zone id belongs to an IPv6 address only. */
+  if (zone.zone && u.hostData.ip6 == NULL) {
+    nbdi_set_error (EINVAL, "NBD URI: a zone id (%%) needs an IPv6 address");
+    goto out;
   }
 
   slen = range_len (&u.scheme);
@@ -429,7 +502,7 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
 
   switch (r->scheme->transport) {
   case URI_TCP:
-    if (take_host (&u, &r->host) == -1)
+    if (take_host (&u, zone.zone, &r->host) == -1)
       goto out;
     if (r->host == NULL && replace (&r->host, "localhost") == -1)
       goto out;
@@ -448,7 +521,7 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
                       "vsock CID", r->scheme->name);
       goto out;
     }
-    if (take_host (&u, &r->host) == -1)
+    if (take_host (&u, zone.zone, &r->host) == -1)
       goto out;
     r->vsock_cid = VSOCK_CID_HOST;
     if (r->host) {
@@ -473,7 +546,7 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
     break;
   }
   case URI_SSH:
-    if (take_host (&u, &r->host) == -1)
+    if (take_host (&u, zone.zone, &r->host) == -1)
       goto out;
     if (r->host == NULL) {
       nbdi_set_error (EINVAL, "NBD URI: %s:// needs the name of the ssh server",
@@ -513,6 +586,8 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
   ret = 0;
  out:
   uriFreeUriMembersA (&u);
+  free (zone.text);
+  free (zone.zone);
   if (ret == -1)
     uri_request_free (r);
   return ret;
@@ -808,10 +883,20 @@ nbdi_get_uri (struct nbd_handle *h)
   }
   if (t.path[0] == '\0') {
     if (t.host[0] == '[') {
-      /* A zone ("%eth0") is escaped as RFC 6874 says. */
-      fputc ('[', f);
+      /* A zone id follows a bare '%' ("[fe80::1%eth0]"), as libnbd
+       * writes it; cut_zone_id reads that form back. */
+      char *zone;
+
       t.host[strlen (t.host) - 1] = '\0';
+      zone = strchr (t.host, '%');
+      if (zone)
+        *zone++ = '\0';
+      fputc ('[', f);
       put_escaped (f, t.host + 1, ":");
+      if (zone) {
+        fputc ('%', f);
+        put_escaped (f, zone, "");
+      }
       fputc (']', f);
     }
     else

@@ -4,6 +4,8 @@
  * proves which name went over the wire.
  *
  * usage: uri-connect tcp|tcp6|unix|aio|optmode|get-uri|ssh */
+#include <net/if.h>
+
 #include "uri-test.h"
 
 /* Read the whole (small) disk and compare it with the export name. */
@@ -153,6 +155,18 @@ test_tcp6 (void)
     TEST_SKIP ("no IPv6 loopback, or nbdkit did not start on ::1");
   snprintf (uri, sizeof uri, "nbd://[::1]:%d/six", port);
   snprintf (want, sizeof want, "nbd://[::1]:%d/six", port);
+  round_trip (uri, "six", want);
+
+  /* With a zone id (the loopback interface's number), in both the
+   * RFC 6874 form and the bare form libnbd writes; nbd_get_uri gives the
+   * bare form, which must connect again. */
+  unsigned lo = if_nametoindex ("lo");
+  if (lo == 0)
+    return;
+  snprintf (want, sizeof want, "nbd://[::1%%%u]:%d/six", lo, port);
+  snprintf (uri, sizeof uri, "nbd://[::1%%25%u]:%d/six", lo, port);
+  round_trip (uri, "six", want);
+  snprintf (uri, sizeof uri, "nbd://[::1%%%u]:%d/six", lo, port);
   round_trip (uri, "six", want);
 }
 

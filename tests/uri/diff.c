@@ -115,6 +115,7 @@ static const struct parse_case parse_cases[] = {
   { "user-empty", "nbd://@127.0.0.1:%K/x", DEF },
   { "ipv6", "nbd://[::1]:%K/x", DEF },
   { "ipv6-zone", "nbd://[fe80::1%25lo]:%K/x", DEF },
+  { "ipv6-zone-raw", "nbd://[fe80::1%lo]:%K/x", DEF },
   { "ipfuture", "nbd://[v1.x]:%K/x", DEF },
   { "host-escaped", "nbd://127.0.0.%31:%K/x", DEF },
   { "port-leading-zeros", "nbd://127.0.0.1:00%C/x", DEF },

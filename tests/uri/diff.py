@@ -24,8 +24,6 @@ EXPECTED = {
                   "fastnbd refuses the URI (EINVAL)",
     "user-empty": "\"nbd://@host\": 1.14 takes the rest of the URI as the "
                   "user name, fastnbd sees no user name",
-    "ipv6-zone": "RFC 6874 zone in an IPv6 literal: uriparser 0.9.7 does "
-                 "not accept it (EINVAL)",
     "port-too-big": "port 99999: 1.14 hands it to getaddrinfo, fastnbd "
                     "refuses it (EINVAL)",
     "verify-peer-false": "tls-verify-peer is a later libnbd addition (man "

@@ -253,6 +253,11 @@ test_accepted (void)
   /* Hosts. */
   accepted_tcp ("nbd://127.0.0.1:%P/x", DEFAULT, "x", "127.0.0.1");
   accepted_tcp ("nbd://[::1]:%P/x", DEFAULT, "x", "::1");
+  /* A zone id, encoded as RFC 6874 says or with a bare '%' as libnbd
+   * also accepts. */
+  accepted_tcp ("nbd://[fe80::1%25lo]:%P/x", DEFAULT, "x", "fe80::1%lo");
+  accepted_tcp ("nbd://[fe80::1%lo]:%P/x", DEFAULT, "x", "fe80::1%lo");
+  accepted_tcp ("nbd://[fe80::1%25%65th0]:%P/x", DEFAULT, "x", "fe80::1%eth0");
   accepted_tcp ("nbd://:%P/x", DEFAULT, "x", "localhost");
   accepted_tcp ("nbd://local%68ost:%P/x", DEFAULT, "x", "localhost");
   accepted_tcp ("nbd://127.0.0.1:000%P/x", DEFAULT, "x", "127.0.0.1");
@@ -307,7 +312,9 @@ test_refused (void)
   refused ("nbd://127.0.0.1:%P/a%00b", DEFAULT, EINVAL);
   refused ("nbd://al%00ice@127.0.0.1:%P/x", DEFAULT, EINVAL);
   refused ("nbd://[v1.fe]:%P/x", DEFAULT, EINVAL);
-  refused ("nbd://[fe80::1%25lo]:%P/x", DEFAULT, EINVAL);
+  refused ("nbd://[fe80::1%]:%P/x", DEFAULT, EINVAL);
+  refused ("nbd://[fe80::1%25]:%P/x", DEFAULT, EINVAL);
+  refused ("nbd+vsock://[fe80::1%25lo]/x", DEFAULT, EINVAL);
   refused ("nbd://127.0.0.1:%P/x?tls-verify-peer=maybe", DEFAULT, EINVAL);
   refused ("nbd://127.0.0.1:%P/x?tls-verify-peer", DEFAULT, EINVAL);
   refused ("nbd://127.0.0.1:%P/x?tls-priority=NO-SUCH-PRIORITY", PRIO, EINVAL);
