@@ -79,6 +79,7 @@ nbdi_aio_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
 int
 nbdi_aio_connect_socket (struct nbd_handle *h, int sock)
 {
+  h->peer.kind = PEER_SOCKET;
   nbdi_dialer_init (&h->dialer);
   return dialed (h, nbdi_dial_socket (&h->dialer, sock));
 }

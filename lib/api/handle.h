@@ -43,8 +43,9 @@ struct nbdi_settings {
   bool uri_allow_tls_priority;
 };
 
-/* Where the program asked to connect, as given (for nbd_get_uri). */
-enum nbdi_peer_kind { PEER_NONE, PEER_TCP, PEER_UNIX, PEER_VSOCK };
+/* Where the program asked to connect, as given (for nbd_get_uri);
+ * PEER_SOCKET: a socket the program handed over (nbd_connect_socket). */
+enum nbdi_peer_kind { PEER_NONE, PEER_TCP, PEER_UNIX, PEER_VSOCK, PEER_SOCKET };
 struct nbdi_peer {
   enum nbdi_peer_kind kind;
   char *host, *port;                   /* tcp */

@@ -25,7 +25,7 @@
 #include "api/internal.h"
 #include "api/io.h"
 
-#define NBD_DEFAULT_PORT "10809"
+#define NBD_DEFAULT_PORT 10809
 #define NBD_MAX_STRING 4096          /* longest export name the protocol allows */
 #define VSOCK_CID_HOST 2             /* the hypervisor, as seen from a guest */
 
@@ -86,14 +86,13 @@ range_len (const UriTextRangeA *r)
   return r->first ? (size_t) (r->afterLast - r->first) : 0;
 }
 
-/* Copy [first, afterLast) and percent-decode it.  A decoded NUL cannot
- * be passed on as a C string, so it is refused (what names the part). */
+/* Copy [first, afterLast) and percent-decode it.  The result is a C
+ * string, so a decoded NUL (%00) ends it there, as it does in libnbd. */
 static char *
-decode_range (const char *first, const char *afterLast, const char *what)
+decode_range (const char *first, const char *afterLast)
 {
   size_t len = afterLast - first;
   char *s = malloc (len + 1);
-  const char *end;
 
   if (s == NULL) {
     nbdi_set_error (ENOMEM, "out of memory");
@@ -101,35 +100,31 @@ decode_range (const char *first, const char *afterLast, const char *what)
   }
   memcpy (s, first, len);
   s[len] = '\0';
-  end = uriUnescapeInPlaceExA (s, URI_FALSE, URI_BR_DONT_TOUCH);
-  if ((size_t) (end - s) != strlen (s)) {
-    nbdi_set_error (EINVAL, "NBD URI: the %s contains an encoded NUL byte (%%00)", what);
-    free (s);
-    return NULL;
-  }
+  uriUnescapeInPlaceExA (s, URI_FALSE, URI_BR_DONT_TOUCH);
   return s;
 }
 
-/* Parse a decimal number made of digits only (uriparser guarantees the
- * port is digits; a vsock CID comes from the host part, so check). */
+/* The port, read as libnbd reads it: digits (uriparser checks that)
+ * whose value fits in an int, where 0 stands for no port.  A ':' with
+ * nothing after it is refused.  *out is 0 when there is no port. */
 static int
-parse_decimal (const char *s, uint64_t max, uint64_t *out, const char *what)
+uri_port (const UriUriA *u, unsigned long *out)
 {
-  uint64_t v = 0;
+  size_t len = range_len (&u->portText);
+  unsigned long v = 0;
 
-  if (*s == '\0') {
-    nbdi_set_error (EINVAL, "NBD URI: empty %s", what);
+  *out = 0;
+  if (u->portText.first == NULL)
+    return 0;
+  if (len == 0) {
+    nbdi_set_error (EINVAL, "NBD URI: no port number after the ':'");
     return -1;
   }
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9') {
-      nbdi_set_error (EINVAL, "NBD URI: %s \"%s\" is not a decimal number", what, s);
-      return -1;
-    }
-    v = v * 10 + (*p - '0');
-    if (v > max) {
-      nbdi_set_error (EINVAL, "NBD URI: %s %s is out of range (at most %" PRIu64 ")",
-                      what, s, max);
+  for (size_t i = 0; i < len; i++) {
+    v = v * 10 + (u->portText.first[i] - '0');
+    if (v > INT_MAX) {
+      nbdi_set_error (EINVAL, "NBD URI: port number %.*s is too large",
+                      (int) len, u->portText.first);
       return -1;
     }
   }
@@ -137,37 +132,19 @@ parse_decimal (const char *s, uint64_t max, uint64_t *out, const char *what)
   return 0;
 }
 
-/* The URI's port for TCP/ssh, as the decimal string getaddrinfo and ssh
- * will get; an absent or empty port (RFC 3986 allows "host:") means the
- * default. */
+/* A vsock CID as libnbd reads it: a decimal number, with what strtoul
+ * accepts around it (a sign, trailing text) and its wrap to 32 bits. */
 static int
-take_port (const UriUriA *u, const char *dflt, char **out)
+parse_vsock_cid (const char *s, uint32_t *out)
 {
-  uint64_t v;
-  char *s;
+  char *end;
+  unsigned long v = strtoul (s, &end, 10);
 
-  if (range_len (&u->portText) == 0)
-    s = strdup (dflt);
-  else {
-    char text[32];
-    size_t len = range_len (&u->portText);
-
-    if (len >= sizeof text) {
-      nbdi_set_error (EINVAL, "NBD URI: port number too long");
-      return -1;
-    }
-    memcpy (text, u->portText.first, len);
-    text[len] = '\0';
-    if (parse_decimal (text, 65535, &v, "port") == -1)
-      return -1;
-    if (asprintf (&s, "%" PRIu64, v) == -1)
-      s = NULL;
-  }
-  if (s == NULL) {
-    nbdi_set_error (ENOMEM, "out of memory");
+  if (end == s) {
+    nbdi_set_error (EINVAL, "NBD URI: vsock CID \"%s\" is not a number", s);
     return -1;
   }
-  *out = s;
+  *out = (uint32_t) v;
   return 0;
 }
 
@@ -204,7 +181,7 @@ cut_zone_id (const char *uri, struct zone_cut *z)
     nbdi_set_error (EINVAL, "NBD URI: empty zone id in the IPv6 address");
     return -1;
   }
-  z->zone = decode_range (zone, close, "zone id");
+  z->zone = decode_range (zone, close);
   if (z->zone == NULL)
     return -1;
   z->at = pct - uri;
@@ -219,21 +196,23 @@ cut_zone_id (const char *uri, struct zone_cut *z)
   return 0;
 }
 
-/* The host of the authority, decoded; NULL (no error) when empty.  An
- * IPv6 literal comes without its brackets, as getaddrinfo wants it,
- * with its zone id (if the URI had one) after a '%'. */
+/* The host of the authority, decoded; NULL (no error) when empty,
+ * also when it decodes to nothing.  An IP literal comes without its
+ * brackets, as getaddrinfo wants it (an IPvFuture one too, for
+ * getaddrinfo to refuse, as in libnbd), with its zone id (if the URI
+ * had one) after a '%'. */
 static int
 take_host (const UriUriA *u, const char *zone, char **out)
 {
   *out = NULL;
-  if (u->hostData.ipFuture.first != NULL) {
-    nbdi_set_error (EINVAL, "NBD URI: IP literal \"[%.*s]\" is not an IPv6 address",
-                    (int) range_len (&u->hostText), u->hostText.first);
-    return -1;
-  }
   if (range_len (&u->hostText) == 0)
     return 0;
-  *out = decode_range (u->hostText.first, u->hostText.afterLast, "host name");
+  *out = decode_range (u->hostText.first, u->hostText.afterLast);
+  if (*out && (*out)[0] == '\0') {
+    free (*out);
+    *out = NULL;
+    return 0;
+  }
   if (*out && zone) {
     char *with_zone;
 
@@ -269,7 +248,7 @@ take_export_name (const UriUriA *u)
     memcpy (p, s->text.first, range_len (&s->text));
     p += range_len (&s->text);
   }
-  name = decode_range (joined, p, "export name");
+  name = decode_range (joined, p);
   free (joined);
   if (name && strlen (name) > NBD_MAX_STRING) {
     nbdi_set_error (ENAMETOOLONG, "NBD URI: export name longer than the %d bytes "
@@ -327,13 +306,6 @@ take_query (struct nbd_handle *h, const char *fn, const UriUriA *u,
 
   if (len == 0)
     return 0;
-  for (size_t i = 0; i + 2 < len; i++) {
-    if (u->query.first[i] == '%' && u->query.first[i + 1] == '0'
-        && u->query.first[i + 2] == '0') {
-      nbdi_set_error (EINVAL, "NBD URI: the query contains an encoded NUL byte (%%00)");
-      return -1;
-    }
-  }
   text = strndup (u->query.first, len);
   if (text == NULL) {
     nbdi_set_error (ENOMEM, "out of memory");
@@ -393,19 +365,14 @@ check_socket_param (const struct uri_request *r)
 {
   enum uri_transport t = r->scheme->transport;
 
-  if (t == URI_UNIX) {
-    if (r->socket == NULL) {
-      nbdi_set_error (EINVAL, "NBD URI: %s:// needs the socket=PATH query parameter, "
-                      "as in \"%s:///export?socket=/path/to/sock\"",
-                      r->scheme->name, r->scheme->name);
-      return -1;
-    }
-    if (r->socket[0] == '\0') {
-      nbdi_set_error (EINVAL, "NBD URI: the socket query parameter is empty");
-      return -1;
-    }
+  /* An empty socket= is passed on, as libnbd does: the connect fails. */
+  if (t == URI_UNIX && r->socket == NULL) {
+    nbdi_set_error (EINVAL, "NBD URI: %s:// needs the socket=PATH query parameter, "
+                    "as in \"%s:///export?socket=/path/to/sock\"",
+                    r->scheme->name, r->scheme->name);
+    return -1;
   }
-  else if (r->socket != NULL && t != URI_SSH) {
+  if (t != URI_UNIX && t != URI_SSH && r->socket != NULL) {
     nbdi_set_error (EINVAL, "NBD URI: the socket query parameter cannot be used "
                     "with %s:// (only with +unix or +ssh)", r->scheme->name);
     return -1;
@@ -422,6 +389,7 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
   UriUriA u;
   struct zone_cut zone;
   const char *errpos = NULL, *parsed;
+  unsigned long port;
   size_t slen;
   int ret = -1;
 
@@ -441,8 +409,10 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
     free (zone.zone);
     return -1;
   }
-  /* A zone id belongs to an IPv6 address only. */
-  if (zone.zone && u.hostData.ip6 == NULL) {
+  if (uri_port (&u, &port) == -1)
+    goto out;
+  /* A zone id belongs to an IP literal only. */
+  if (zone.zone && u.hostData.ip6 == NULL && u.hostData.ipFuture.first == NULL) {
     nbdi_set_error (EINVAL, "NBD URI: a zone id (%%) needs an IPv6 address");
     goto out;
   }
@@ -487,13 +457,18 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
     goto out;
   }
 
-  /* Userinfo: the whole of it is the TLS user name (an empty one, as in
-   * "nbd://@host", counts as absent). */
-  if (range_len (&u.userInfo) > 0) {
-    r->user = decode_range (u.userInfo.first, u.userInfo.afterLast, "user name");
-    if (r->user == NULL)
-      goto out;
+  /* Userinfo: the whole of it is the TLS user name.  An empty one, as
+   * in "nbd://@host/x", makes libnbd take everything from the '@' to the
+   * end of the URI as the user name ("@host/x"), and so do we.  The
+   * zone id was cut out after the '@', so the offset holds in text. */
+  if (range_len (&u.userInfo) > 0)
+    r->user = decode_range (u.userInfo.first, u.userInfo.afterLast);
+  else if (u.userInfo.first != NULL) {
+    const char *at = text + (u.userInfo.first - parsed);
+    r->user = decode_range (at, at + strlen (at));
   }
+  if (u.userInfo.first != NULL && r->user == NULL)
+    goto out;
 
   if (take_query (h, fn, &u, r) == -1)
     goto out;
@@ -504,18 +479,24 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
   case URI_TCP:
     if (take_host (&u, zone.zone, &r->host) == -1)
       goto out;
-    if (r->host == NULL && replace (&r->host, "localhost") == -1)
+    /* With no host, libnbd goes to localhost's NBD port, whatever port
+     * the URI names.  A port above 65535 goes to getaddrinfo as it is. */
+    if (r->host == NULL) {
+      if (replace (&r->host, "localhost") == -1)
+        goto out;
+      port = 0;
+    }
+    if (asprintf (&r->port, "%lu", port ? port : NBD_DEFAULT_PORT) == -1) {
+      r->port = NULL;
+      nbdi_set_error (ENOMEM, "out of memory");
       goto out;
-    if (take_port (&u, NBD_DEFAULT_PORT, &r->port) == -1)
-      goto out;
+    }
     break;
   case URI_UNIX:
     /* The authority "should not be present" for +unix; like libnbd we
      * do not insist, and ignore its host and port. */
     break;
-  case URI_VSOCK: {
-    uint64_t v;
-
+  case URI_VSOCK:
     if (u.hostData.ip4 || u.hostData.ip6 || u.hostData.ipFuture.first) {
       nbdi_set_error (EINVAL, "NBD URI: the host of %s:// must be a numeric "
                       "vsock CID", r->scheme->name);
@@ -524,27 +505,12 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
     if (take_host (&u, zone.zone, &r->host) == -1)
       goto out;
     r->vsock_cid = VSOCK_CID_HOST;
-    if (r->host) {
-      if (parse_decimal (r->host, UINT32_MAX, &v, "vsock CID") == -1)
-        goto out;
-      r->vsock_cid = v;
-    }
-    r->vsock_port = 10809;
-    if (range_len (&u.portText) > 0) {
-      char port[32];
-
-      if (range_len (&u.portText) >= sizeof port) {
-        nbdi_set_error (EINVAL, "NBD URI: vsock port number too long");
-        goto out;
-      }
-      memcpy (port, u.portText.first, range_len (&u.portText));
-      port[range_len (&u.portText)] = '\0';
-      if (parse_decimal (port, UINT32_MAX, &v, "vsock port") == -1)
-        goto out;
-      r->vsock_port = v;
-    }
+    if (r->host == NULL)
+      port = 0;           /* as for TCP: no host, no port */
+    else if (parse_vsock_cid (r->host, &r->vsock_cid) == -1)
+      goto out;
+    r->vsock_port = port ? port : NBD_DEFAULT_PORT;
     break;
-  }
   case URI_SSH:
     if (take_host (&u, zone.zone, &r->host) == -1)
       goto out;
@@ -559,8 +525,15 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
                       "with '-'");
       goto out;
     }
-    if (range_len (&u.portText) > 0 && take_port (&u, "22", &r->port) == -1)
+    if (port > 65535) {
+      nbdi_set_error (EINVAL, "NBD URI: ssh port %lu is out of range", port);
       goto out;
+    }
+    if (port && asprintf (&r->port, "%lu", port) == -1) {
+      r->port = NULL;
+      nbdi_set_error (ENOMEM, "out of memory");
+      goto out;
+    }
     break;
   }
 
@@ -633,8 +606,8 @@ connect_ssh (struct nbd_handle *h, const struct uri_request *r)
     if (quoted == NULL || asprintf (&remote, "nc -U %s", quoted) == -1)
       remote = NULL;
   }
-  else
-    remote = strdup ("nc localhost " NBD_DEFAULT_PORT);
+  else if (asprintf (&remote, "nc localhost %d", NBD_DEFAULT_PORT) == -1)
+    remote = NULL;
   if (remote == NULL) {
     free (quoted);
     nbdi_set_error (ENOMEM, "out of memory");
@@ -732,7 +705,7 @@ nbdi_aio_connect_uri (struct nbd_handle *h, const char *uri)
 /* Characters a part of the URI may carry unescaped, beyond RFC 3986's
  * unreserved set (letters, digits, "-._~"). */
 #define URI_SUB_DELIMS "!$&'()*+,;="
-#define SAFE_USER  "!$&'()*+,;="          /* not ':', which would read as a password */
+#define SAFE_USER  URI_SUB_DELIMS ":"     /* as libnbd: the whole userinfo is the user */
 #define SAFE_PATH  URI_SUB_DELIMS "@/"     /* ':' escaped, as libnbd does */
 #define SAFE_QUERY "!$'()*,:@/"           /* not '&', ';', '=', '+', which split or change it */
 
@@ -759,35 +732,13 @@ put_param (FILE *f, bool *first, const char *key, const char *value)
 
 /* Where the connection goes, in URI terms: the address the program
  * asked for when it used nbd_connect_{tcp,unix,vsock,uri}, else the
- * socket's peer address (nbd_connect_socket, socket activation). */
+ * socket's peer address (nbd_aio_connect, socket activation). */
 struct uri_target {
   const char *transport;        /* "", "+unix", "+vsock" */
   char host[NI_MAXHOST + 2];    /* tcp: bracketed if IPv6; vsock: cid */
   char port[NI_MAXSERV];
   char path[sizeof ((struct sockaddr_un *) 0)->sun_path + 1];   /* unix */
 };
-
-static int
-target_from_request (const struct nbdi_peer *p, struct uri_target *t)
-{
-  switch (p->kind) {
-  case PEER_TCP:
-    snprintf (t->host, sizeof t->host, strchr (p->host, ':') ? "[%s]" : "%s", p->host);
-    snprintf (t->port, sizeof t->port, "%s", p->port);
-    return 0;
-  case PEER_UNIX:
-    t->transport = "+unix";
-    snprintf (t->path, sizeof t->path, "%s", p->path);
-    return 0;
-  case PEER_VSOCK:
-    t->transport = "+vsock";
-    snprintf (t->host, sizeof t->host, "%" PRIu32, p->cid);
-    snprintf (t->port, sizeof t->port, "%" PRIu32, p->vport);
-    return 0;
-  default:
-    return -1;
-  }
-}
 
 static int
 target_from_socket (struct nbd_handle *h, struct uri_target *t)
@@ -825,8 +776,7 @@ target_from_socket (struct nbd_handle *h, struct uri_target *t)
 
     if (len <= offsetof (struct sockaddr_un, sun_path)) {
       nbdi_set_error (EINVAL, "cannot construct a URI for this connection: it has "
-                      "no address (nbd_connect_socket, nbd_connect_command or "
-                      "nbd+ssh)");
+                      "no address (nbd_connect_command or nbd+ssh)");
       return -1;
     }
     if (sun->sun_path[0] == '\0') {
@@ -858,6 +808,43 @@ target_from_socket (struct nbd_handle *h, struct uri_target *t)
   }
 }
 
+static int
+find_target (struct nbd_handle *h, struct uri_target *t)
+{
+  const struct nbdi_peer *p = &h->peer;
+
+  switch (p->kind) {
+  case PEER_TCP:
+    snprintf (t->host, sizeof t->host, strchr (p->host, ':') ? "[%s]" : "%s", p->host);
+    snprintf (t->port, sizeof t->port, "%s", p->port);
+    return 0;
+  case PEER_UNIX:
+    /* libnbd takes an empty path for the abstract namespace. */
+    if (p->path[0] == '\0') {
+      nbdi_set_error (EPROTONOSUPPORT, "cannot construct a URI: Unix sockets in "
+                      "the abstract namespace have no NBD URI form");
+      return -1;
+    }
+    t->transport = "+unix";
+    snprintf (t->path, sizeof t->path, "%s", p->path);
+    return 0;
+  case PEER_VSOCK:
+    t->transport = "+vsock";
+    snprintf (t->host, sizeof t->host, "%" PRIu32, p->cid);
+    snprintf (t->port, sizeof t->port, "%" PRIu32, p->vport);
+    return 0;
+  case PEER_SOCKET:
+    /* As nbd_get_uri(3) says of nbd_connect_socket: libnbd knows no
+     * address for such a socket, so it makes no URI of it. */
+    nbdi_set_error (EINVAL, "cannot construct a URI for a connection made with "
+                    "nbd_connect_socket");
+    return -1;
+  case PEER_NONE:
+    break;
+  }
+  return target_from_socket (h, t);
+}
+
 char *
 nbdi_get_uri (struct nbd_handle *h)
 {
@@ -868,7 +855,7 @@ nbdi_get_uri (struct nbd_handle *h)
   bool first = true;
   FILE *f;
 
-  if (target_from_request (&h->peer, &t) == -1 && target_from_socket (h, &t) == -1)
+  if (find_target (h, &t) == -1)
     return NULL;
 
   f = open_memstream (&buf, &size);

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <libnbd.h>
 
@@ -113,6 +114,8 @@ static const struct parse_case parse_cases[] = {
   { "user-escaped", "nbd://al%40ice@127.0.0.1:%K/x", DEF },
   { "user-password", "nbd://alice:pw@127.0.0.1:%K/x", DEF },
   { "user-empty", "nbd://@127.0.0.1:%K/x", DEF },
+  { "user-empty-unix", "nbds+unix://@/x?socket=%N&a=%25", DEF },
+  { "user-nul", "nbd://a%00b@127.0.0.1:%K/x", DEF },
   { "ipv6", "nbd://[::1]:%K/x", DEF },
   { "ipv6-zone", "nbd://[fe80::1%25lo]:%K/x", DEF },
   { "ipv6-zone-raw", "nbd://[fe80::1%lo]:%K/x", DEF },
@@ -121,6 +124,9 @@ static const struct parse_case parse_cases[] = {
   { "port-leading-zeros", "nbd://127.0.0.1:00%C/x", DEF },
   { "port-alpha", "nbd://127.0.0.1:abc/x", DEF },
   { "port-too-big", "nbd://127.0.0.1:99999/x", DEF },
+  { "port-empty", "nbd://127.0.0.1:/x", DEF },
+  { "port-above-int", "nbd://127.0.0.1:2147483648/x", DEF },
+  { "port-empty-unix", "nbd+unix://h:/x?socket=%N", DEF },
   { "unknown-param", "nbd://127.0.0.1:%K/x?foo=bar&&=x&flag", DEF },
   { "verify-peer-false", "nbds://127.0.0.1:%K/x?tls-verify-peer=false", DEF },
   { "verify-peer-bad", "nbds://127.0.0.1:%K/x?tls-verify-peer=maybe", DEF },
@@ -144,6 +150,7 @@ static const struct parse_case parse_cases[] = {
   { "unix-no-socket", "nbd+unix:///x", DEF },
   { "unix-empty-socket", "nbd+unix:///x?socket=", DEF },
   { "unix-socket-no-value", "nbd+unix:///x?socket", DEF },
+  { "unix-socket-nul", "nbd+unix:///x?socket=%N%00tail", DEF },
   { "unix-no-slashes", "nbd+unix:?socket=%N", DEF },
   { "unix-certs-no-socket", "nbds+unix:///x?tls-certificates=/d", DEF },
   { "vsock", "nbd+vsock://1:%K/v", DEF },
@@ -153,6 +160,10 @@ static const struct parse_case parse_cases[] = {
   { "vsock-hex-cid", "nbd+vsock://0x10/x", DEF },
   { "vsock-cid-overflow", "nbd+vsock://4294967296/x", DEF },
   { "vsock-port-overflow", "nbd+vsock://1:4294967296/x", DEF },
+  { "vsock-port-above-int", "nbd+vsock://1:2147483648/x", DEF },
+  { "vsock-cid-negative", "nbd+vsock://-1/x", DEF },
+  { "vsock-cid-trailing", "nbd+vsock://5abc/x", DEF },
+  { "vsock-cid-space", "nbd+vsock://%20/x", DEF },
   { "vsock-socket", "nbd+vsock://1:%K/x?socket=%N", DEF },
   { "ssh", "nbd+ssh://server/x", { LIBNBD_ALLOW_TRANSPORT_MASK & ~0x8u, LIBNBD_TLS_ALLOW, 0 } },
   { "empty", "", DEF },
@@ -201,6 +212,20 @@ run_parse_case (const struct parse_case *c)
   }
   printf ("\n");
   nbd_close (h);
+}
+
+/* nbd_get_uri alone, without trying the URI: for vsock, where no
+ * server answers and a connect could wait long. */
+static void
+show_uri_only (const char *id, struct nbd_handle *h)
+{
+  char *u = nbd_get_uri (h);
+
+  printf ("%s\t%s", id, u ? u : "NULL");
+  if (u == NULL)
+    printf (" %s", errname (nbd_get_errno ()));
+  printf ("\n");
+  free (u);
 }
 
 /* nbd_get_uri on live connections. */
@@ -264,6 +289,11 @@ run_get_uri_cases (void)
   nbd_close (h);
 
   h = nbd_create ();
+  nbd_set_tls_username (h, ":a:b");
+  show_uri ("get-user-colon", h, nbd_connect_tcp (h, "127.0.0.1", port));
+  nbd_close (h);
+
+  h = nbd_create ();
   nbd_set_tls_certificates (h, "/no/such dir");
   show_uri ("get-tls-certificates", h, nbd_connect_tcp (h, "127.0.0.1", port));
   nbd_close (h);
@@ -278,6 +308,30 @@ run_get_uri_cases (void)
   nbd_set_export_name (h, "e");
   show_uri ("get-unix-odd-path", h, nbd_connect_unix (h, oddsock));
   nbd_close (h);
+
+  /* An empty socket= is tried as it is; the connect fails. */
+  h = nbd_create ();
+  nbd_aio_connect_uri (h, "nbd+unix:///x?socket=");
+  show_uri ("get-unix-empty-socket", h, 0);
+  nbd_close (h);
+
+  /* The vsock address a URI asked for, with CIDs strtoul reads. */
+  {
+    static const char *const vsock_uris[][2] = {
+      { "get-vsock-hex-cid", "nbd+vsock://0x10/x" },
+      { "get-vsock-cid-wrap", "nbd+vsock://4294967297:5/x" },
+      { "get-vsock-no-host-port", "nbd+vsock://:5/x" },
+      { "get-vsock-port-zero", "nbd+vsock://1:0/x" },
+    };
+    for (size_t i = 0; i < sizeof vsock_uris / sizeof vsock_uris[0]; i++) {
+      h = nbd_create ();
+      if (nbd_aio_connect_uri (h, vsock_uris[i][1]) == -1 && nbd_aio_is_created (h))
+        printf ("%s\trefused %s\n", vsock_uris[i][0], errname (nbd_get_errno ()));
+      else
+        show_uri_only (vsock_uris[i][0], h);
+      nbd_close (h);
+    }
+  }
 
   h = nbd_create ();
   snprintf (uri, sizeof uri, "nbd://bob@127.0.0.1:%s/u", port);
@@ -316,6 +370,17 @@ run_get_uri_cases (void)
     if (connect (fd, (struct sockaddr *) &a, sizeof a) == 0)
       show_uri ("get-socket-tcp", h, nbd_connect_socket (h, fd));
     nbd_close (h);
+
+    {
+      struct sockaddr_un un = { .sun_family = AF_UNIX };
+
+      snprintf (un.sun_path, sizeof un.sun_path, "%s", sock);
+      fd = socket (AF_UNIX, SOCK_STREAM, 0);
+      h = nbd_create ();
+      if (connect (fd, (struct sockaddr *) &un, sizeof un) == 0)
+        show_uri ("get-socket-unix", h, nbd_connect_socket (h, fd));
+      nbd_close (h);
+    }
 
     h = nbd_create ();
     nbd_aio_connect (h, (struct sockaddr *) &a, sizeof a);
