@@ -207,6 +207,10 @@ test_unix (void)
     CHECK_STR_FREE (nbd_get_tls_username (h), "carol");
     nbd_close (h);
   }
+  /* The whole userinfo is the user name, so libnbd leaves ':' as it is. */
+  snprintf (uri, sizeof uri, "nbd+unix://carol:x@/c?socket=%s", sock);
+  snprintf (want, sizeof want, "nbd+unix://carol:x@/c?socket=%s", sock);
+  round_trip (uri, "c", want);
 
   /* nbd_get_uri of handles not connected by URI. */
   {
@@ -222,6 +226,19 @@ test_unix (void)
                      (char *) "info", (char *) "mode=exportname", NULL };
     struct nbd_handle *h = test_create ();
     CHECK_OK (nbd_connect_command (h, argv));
+    CHECK_FAIL_NULL (nbd_get_uri (h), EINVAL, "nbd_get_uri");
+    nbd_close (h);
+  }
+  {
+    /* A socket the program connected itself: libnbd has no URI for it
+     * (nbd_get_uri(3)), even though its peer has an address. */
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct nbd_handle *h = test_create ();
+
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", sock);
+    CHECK_OK (connect (fd, (struct sockaddr *) &addr, sizeof addr));
+    CHECK_OK (nbd_connect_socket (h, fd));
     CHECK_FAIL_NULL (nbd_get_uri (h), EINVAL, "nbd_get_uri");
     nbd_close (h);
   }
