@@ -669,11 +669,13 @@ call("get_uri", [], RString(), "1.8",
 Return an NBD URI that should reach the same server and export again, as
 a string the caller frees.
 
-The URI is built from the connection's peer address (TCP, Unix socket or
-vsock) and the handle's export name, TLS user name and TLS settings.
-Connections with no such address (a socket pair, nbd_connect_command,
-nbd+ssh), or whose socket no longer knows its peer (a TCP connection the
-server has closed), fail with EINVAL.""")
+The URI is built from the address the program connected to (TCP, Unix
+socket or vsock; else the socket's peer address) and the handle's export
+name, TLS user name and TLS settings.  Connections made with
+nbd_connect_socket or nbd_connect_command, nbd+ssh ones, and those whose
+socket no longer knows its peer (a TCP connection the server has closed),
+fail with EINVAL; a Unix socket with an empty path fails with
+EPROTONOSUPPORT.""")
 
 call("is_uri", [String("uri")], RBool(), "1.22", doc="""
 Return whether a string looks like an NBD URI.
