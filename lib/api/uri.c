@@ -132,6 +132,18 @@ uri_port (const UriUriA *u, unsigned long *out)
   return 0;
 }
 
+/* The decimal string getaddrinfo and ssh get for a port. */
+static int
+format_port (unsigned long port, char **out)
+{
+  if (asprintf (out, "%lu", port) == -1) {
+    *out = NULL;
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 /* A vsock CID as libnbd reads it: a decimal number, with what strtoul
  * accepts around it (a sign, trailing text) and its wrap to 32 bits. */
 static int
@@ -486,11 +498,8 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
         goto out;
       port = 0;
     }
-    if (asprintf (&r->port, "%lu", port ? port : NBD_DEFAULT_PORT) == -1) {
-      r->port = NULL;
-      nbdi_set_error (ENOMEM, "out of memory");
+    if (format_port (port ? port : NBD_DEFAULT_PORT, &r->port) == -1)
       goto out;
-    }
     break;
   case URI_UNIX:
     /* The authority "should not be present" for +unix; like libnbd we
@@ -529,11 +538,8 @@ parse_request (struct nbd_handle *h, const char *fn, const char *text,
       nbdi_set_error (EINVAL, "NBD URI: ssh port %lu is out of range", port);
       goto out;
     }
-    if (port && asprintf (&r->port, "%lu", port) == -1) {
-      r->port = NULL;
-      nbdi_set_error (ENOMEM, "out of memory");
+    if (port && format_port (port, &r->port) == -1)
       goto out;
-    }
     break;
   }
 
