@@ -289,6 +289,12 @@ run_get_uri_cases (void)
   nbd_close (h);
 
   h = nbd_create ();
+  nbd_set_tls (h, LIBNBD_TLS_ALLOW);
+  nbd_set_tls_verify_peer (h, false);
+  show_uri ("get-verify-peer-off", h, nbd_connect_tcp (h, "127.0.0.1", port));
+  nbd_close (h);
+
+  h = nbd_create ();
   nbd_set_tls_username (h, ":a:b");
   show_uri ("get-user-colon", h, nbd_connect_tcp (h, "127.0.0.1", port));
   nbd_close (h);

@@ -35,6 +35,9 @@ EXPECTED = {
                          "of nbd_connect_uri(3) of 1.24); 1.14 ignores it",
     "verify-peer-bad": "the same parameter with a value that is not a "
                        "boolean is refused (EINVAL); 1.14 ignores it",
+    "get-verify-peer-off": "nbd_get_uri writes tls-verify-peer=false when "
+                           "verification is off, for that same parameter; "
+                           "1.14 leaves it out",
     # Kept on purpose: 1.14 writes query values unescaped, so a path with
     # '&' or '=' adds query parameters of its own to the URI.
     "get-tls-certificates": "1.14 puts query values into the URI unescaped "
