@@ -346,10 +346,27 @@ def gen_symbol_list(calls, const):
 # ------------------------------------------------------------- man pages
 
 def troff(text):
-    return text.replace("\\", "\\\\").replace("\n.", "\n\\&.").replace("-", "\\-")
+    return (text.replace("\\", "\\\\").replace("\n.", "\n\\&.")
+            .replace("-", "\\-").replace("\u2265", "\\(>="))
 
 
-def gen_man(c):
+def twin(c, by_name):
+    """The other half of a sync/aio pair (nbd_opt_list and
+    nbd_aio_opt_list), or None."""
+    other = c.name[len("aio_"):] if c.name.startswith("aio_") else "aio_" + c.name
+    return by_name.get(other)
+
+
+def return_value(c):
+    """The RETURN VALUE sentence: the kind's value, then what it means for
+    this call alone."""
+    what = c.ret.value + (": " + c.returns if c.returns else "")
+    if c.may_fail:
+        return "On success the call returns %s." % what
+    return "The call returns %s." % what
+
+
+def gen_man(c, by_name):
     fn = "nbd_" + c.name
     summary = c.doc.split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
     o = ['.TH %s 3 "" "fastnbd" "fastnbd API"' % fn.upper(),
@@ -357,26 +374,26 @@ def gen_man(c):
          ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", "",
          troff("%s;" % prototype(c)[len("extern "):]), ".fi",
          ".SH DESCRIPTION", troff(c.doc)]
-    o += [".SH RETURN VALUE"]
+    o += [".SH RETURN VALUE", troff(return_value(c))]
+    o.append(".SH ERRORS")
     if c.may_fail:
-        o.append(troff("On error %s is returned; nbd_get_error(3) and nbd_get_errno(3) "
-                       "tell why.  Pointer arguments must not be NULL (EFAULT)." % c.ret.err))
-        if isinstance(c.ret, RString):
-            o.append(".PP\nThe returned string is the caller's to free(3).")
+        o.append(troff("On error the call returns %s; nbd_get_error(3) then gives a "
+                       "message naming the call and nbd_get_errno(3) the errno, "
+                       "such as:" % c.ret.err))
+        for errno, when in c.errors():
+            o += [".TP", ".B " + errno, troff(when + ".")]
     else:
         o.append("This call cannot fail.")
-    o.append(".SH HANDLE STATE")
-    if c.states is None:
-        o.append("The call is allowed in any state.")
-    else:
-        o.append(troff("The handle must be %s; otherwise the call fails with "
-                       "ENOTCONN (not yet connected) or EINVAL." % ", or ".join(c.states)))
-    if c.locked and not c.reentrant:
-        o.append(".PP\nThis call waits for the server, so a callback running on the same "
-                 "handle may not make it: it then fails with EDEADLK.")
+    if c.states is not None:
+        o.append(".SH HANDLE STATE")
+        o.append(troff("The handle must be %s; in any other state the call fails."
+                       % ", or ".join(c.states)))
     o.append(".SH VERSION")
     o.append("Part of the libnbd %s API; the symbol has version %s." % (c.since, c.node))
-    o.append(".SH SEE ALSO\nlibnbd(3)" + "".join(", %s(3)" % s for s in c.see_also))
+    pair = twin(c, by_name)
+    see = ["libnbd(3)"] + (["nbd_%s(3)" % pair.name] if pair else [])
+    see += ["%s(3)" % s for s in c.see_also]
+    o.append(".SH SEE ALSO\n" + ", ".join(see))
     return "\n".join(o) + "\n"
 
 
@@ -393,7 +410,8 @@ def main():
                         "api-impl.h": gen_impl_header(calls),
                         "libnbd.syms": gen_syms(calls, const),
                         "api-symbols.txt": gen_symbol_list(calls, const)},
-        "man": lambda: {"nbd_%s.3" % c.name: gen_man(c) for c in calls},
+        "man": lambda: {"nbd_%s.3" % c.name: gen_man(c, {d.name: d for d in calls})
+                        for c in calls},
     }[kind]()
     for name, text in outputs.items():
         write_if_changed(os.path.join(out, name), text)
