@@ -361,7 +361,7 @@ call("aio_connect", [SockAddr("addr"), SockLen("addrlen")], RErr(), "1.0",
      states=CREATED, doc="""
 Start connecting to the socket address addr (any family the kernel
 supports) without waiting, then perform the handshake as the program
-drives the handle.""")
+drives the handle; nbd_aio_is_connecting turns false when it is over.""")
 
 # ---- driving the handle ---------------------------------------------------------
 
@@ -676,7 +676,8 @@ localhost port 10809."""
 call("aio_connect_uri", [String("uri")], RErr(), "1.0", states=CREATED, doc="""
 Start connecting to the NBD server and export named by an NBD URI, such as
 nbd://example.com/disk or nbd+unix:///disk?socket=/run/nbd.sock, without
-waiting for the handshake.""" + URI_DOC)
+waiting for the handshake: nbd_aio_is_connecting turns false when it is
+over.""" + URI_DOC)
 
 call("connect_uri", [String("uri")], RErr(), "1.0", states=CREATED,
      reentrant=False, sync_of=("aio_connect_uri", "nbdi_connect_finish"), doc="""
