@@ -2,10 +2,12 @@
 """Generate every public entry point of fastnbd from spec/api.py.
 
 Usage: generate.py SPEC_DIR KIND OUT_DIR   write the outputs of one kind
-       generate.py SPEC_DIR --list-calls   print call names (for Meson)
+       generate.py SPEC_DIR --list-calls   print every call's name, the
+                                           table's and CORE_CALLS (for Meson)
 
 Kinds: header (libnbd.h), lib (entry-points.c, api-impl.h, libnbd.syms,
-api-symbols.txt: name@node for the ABI test), man (nbd_<name>.3).
+api-symbols.txt: name@node for the ABI test), man (nbd_<name>.3, also
+for the hand-written CORE_CALLS, documented by spec/api.py's CORE_DOCS).
 Files are only rewritten when their content changes, so an edit to one
 doc paragraph does not rebuild the library.
 """
@@ -25,7 +27,8 @@ def load_spec(spec_dir):
     import api
     import constants
     check(api.CALLS, constants)
-    return api.CALLS, constants
+    assert sorted(api.CORE_DOCS) == sorted(n for n, _, _ in constants.CORE_CALLS)
+    return api.CALLS, constants, api.CORE_DOCS
 
 
 def check(calls, const):
@@ -357,51 +360,73 @@ def twin(c, by_name):
     return by_name.get(other)
 
 
-def return_value(c):
+def return_value(value, returns, may_fail):
     """The RETURN VALUE sentence: the kind's value, then what it means for
     this call alone."""
-    what = c.ret.value + (": " + c.returns if c.returns else "")
-    if c.may_fail:
+    what = value + (": " + returns if returns else "")
+    if may_fail:
         return "On success the call returns %s." % what
     return "The call returns %s." % what
 
 
-def gen_man(c, by_name):
-    fn = "nbd_" + c.name
-    summary = c.doc.split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
+def man_page(fn, proto, doc, returned, err, errors, states, since, see):
+    """One page; every call's page has the same sections in this order."""
+    summary = doc.split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
     o = ['.TH %s 3 "" "fastnbd" "fastnbd API"' % fn.upper(),
          ".SH NAME", "%s \\- %s" % (fn, troff(summary[0].lower() + summary[1:])),
          ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", "",
-         troff("%s;" % prototype(c)[len("extern "):]), ".fi",
-         ".SH DESCRIPTION", troff(c.doc)]
-    o += [".SH RETURN VALUE", troff(return_value(c))]
-    o.append(".SH ERRORS")
-    if c.may_fail:
+         troff("%s;" % proto), ".fi",
+         ".SH DESCRIPTION", troff(doc),
+         ".SH RETURN VALUE", troff(returned), ".SH ERRORS"]
+    if err is not None:
         o.append(troff("On error the call returns %s; nbd_get_error(3) then gives a "
                        "message naming the call and nbd_get_errno(3) the errno, "
-                       "such as:" % c.ret.err))
-        for errno, when in c.errors():
+                       "such as:" % err))
+        for errno, when in errors:
             o += [".TP", ".B " + errno, troff(when + ".")]
     else:
         o.append("This call cannot fail.")
-    if c.states is not None:
+    if states is not None:
         o.append(".SH HANDLE STATE")
         o.append(troff("The handle must be %s; in any other state the call fails."
-                       % ", or ".join(c.states)))
+                       % ", or ".join(states)))
     o.append(".SH VERSION")
-    o.append("Part of the libnbd %s API; the symbol has version %s." % (c.since, c.node))
-    pair = twin(c, by_name)
-    see = ["libnbd(3)"] + (["nbd_%s(3)" % pair.name] if pair else [])
-    see += ["%s(3)" % s for s in c.see_also]
-    o.append(".SH SEE ALSO\n" + ", ".join(see))
+    o.append("Part of the libnbd %s API; the symbol has version LIBNBD_%s."
+             % (since, since))
+    o.append(".SH SEE ALSO\n" + ", ".join(["libnbd(3)"] + see))
     return "\n".join(o) + "\n"
+
+
+def gen_man(c, by_name):
+    pair = twin(c, by_name)
+    see = (["nbd_%s(3)" % pair.name] if pair else []) + \
+        ["%s(3)" % s for s in c.see_also]
+    return man_page("nbd_" + c.name, prototype(c)[len("extern "):], c.doc,
+                    return_value(c.ret.value, c.returns, c.may_fail),
+                    c.ret.err, c.errors(), c.states, c.since, see)
+
+
+def gen_core_man(name, proto, info):
+    """Page of a hand-written call (spec/constants.py CORE_CALLS)."""
+    return man_page(name, proto, info["doc"].strip(),
+                    return_value(info["value"], "", info["err"] is not None),
+                    info["err"], info["errors"], None, "1.0", [])
+
+
+def gen_man_pages(calls, const, core_docs):
+    by_name = {c.name: c for c in calls}
+    pages = {"nbd_%s.3" % c.name: gen_man(c, by_name) for c in calls}
+    for name, proto, _ in const.CORE_CALLS:
+        pages[name + ".3"] = gen_core_man(name, proto, core_docs[name])
+    return pages
 
 
 def main():
     spec_dir = sys.argv[1]
-    calls, const = load_spec(spec_dir)
+    calls, const, core_docs = load_spec(spec_dir)
     if sys.argv[2] == "--list-calls":
-        print("\n".join("nbd_" + c.name for c in calls))
+        print("\n".join(["nbd_" + c.name for c in calls] +
+                        [n for n, _, _ in const.CORE_CALLS]))
         return
     kind, out = sys.argv[2], sys.argv[3]
     outputs = {
@@ -410,8 +435,7 @@ def main():
                         "api-impl.h": gen_impl_header(calls),
                         "libnbd.syms": gen_syms(calls, const),
                         "api-symbols.txt": gen_symbol_list(calls, const)},
-        "man": lambda: {"nbd_%s.3" % c.name: gen_man(c, {d.name: d for d in calls})
-                        for c in calls},
+        "man": lambda: gen_man_pages(calls, const, core_docs),
     }[kind]()
     for name, text in outputs.items():
         write_if_changed(os.path.join(out, name), text)

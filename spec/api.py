@@ -702,3 +702,38 @@ Meant for programs that accept either a URI or a file name: true when the
 string starts with an NBD scheme (nbd or nbds, optionally followed by +
 and a transport name, in any letter case) and a colon.  This is a quick
 test: nbd_connect_uri may still refuse the URI.""")
+
+# ---- the calls without a row (lib/api/handle.c, lib/api/errors.c) -------------
+
+# Man pages and conformance rows of spec/constants.py's CORE_CALLS.  err is
+# the value returned on error (None: the call cannot fail); errors are
+# (errno, when) as Call.errors gives them.
+CORE_DOCS = {
+    "nbd_create": dict(
+        value="a new handle, in the created state with the default settings",
+        err="NULL", errors=[("ENOMEM", "there is not enough memory")], doc="""
+Create a new handle.  Every other call works on a handle; a new one is not
+connected: change its settings, then connect it with one of the
+nbd_connect_* or nbd_aio_connect_* calls.  Each handle is used for one
+connection only, and is freed with nbd_close.  The environment variable
+LIBNBD_DEBUG=1 turns debug messages on for it (nbd_set_debug)."""),
+    "nbd_close": dict(
+        value="nothing", err=None, errors=[], doc="""
+Close a handle and free it.  The connection is closed (call nbd_shutdown
+first to end it cleanly), the .free of every callback the handle still
+holds runs, a server subprocess is reaped, and the handle must not be used
+again.  Passing NULL does nothing.  From a callback running on the same handle the
+handle is left alone and the thread's error is set to EDEADLK."""),
+    "nbd_get_error": dict(
+        value="the message, which the caller must not free, or NULL",
+        err=None, errors=[], doc="""
+Return the error message of the last failed call in this thread.  It is
+NULL when no call has failed in the thread yet.  The message starts with the name of that call.  Errors
+are kept per thread, so the message must be read in the thread that made
+the call; it stays valid until the next call in the thread fails."""),
+    "nbd_get_errno": dict(
+        value="an errno value, or 0", err=None, errors=[], doc="""
+Return the errno of the last failed call in this thread.  It is 0 when no
+call has failed in the thread yet, or the failure had no errno.  Like nbd_get_error, it must be read in the
+thread that made the call."""),
+}

@@ -35,16 +35,6 @@ NOT_TESTS = ("tests/header/", "tests/abi/", "tests/lib/", "tests/api/calls.h",
              "tests/diff/sysinc/")
 SWEEP = {"tests/api/states.c", "tests/api/wrong-state.c"}
 
-# The four calls outside the table (spec/constants.py CORE_CALLS).
-CORE = {
-    "nbd_create": "any thread; returns a new handle / NULL; errno: ENOMEM",
-    "nbd_close": "any handle or NULL; returns nothing; cannot fail",
-    "nbd_get_error": "no handle; returns the thread's last error message "
-                     "or NULL; cannot fail",
-    "nbd_get_errno": "no handle; returns the thread's last errno or 0; "
-                     "cannot fail",
-}
-
 SHORT = {
     "RErr": "0", "RInt": "int \u2265 0", "RInt64": "int64 \u2265 0",
     "RSSizeT": "count \u2265 0", "RCookie": "cookie \u2265 1",
@@ -103,6 +93,14 @@ def contract(c):
         "; errno: " + ", ".join(errnos) if errnos else "")
 
 
+def core_contract(info):
+    """The row of a hand-written call (spec/api.py CORE_DOCS)."""
+    if info["err"] is None:
+        return "no state; returns %s; cannot fail" % info["value"]
+    return "no state; returns %s / %s; errno: %s" % (
+        info["value"], info["err"], ", ".join(e for e, _ in info["errors"]))
+
+
 def since_114(name, calls):
     c = calls.get(name)
     return c is None or c.since in ("1.0", "1.2", "1.4", "1.6", "1.8", "1.12")
@@ -138,7 +136,8 @@ def table(root, symbols_file):
         if len(shown) > 6:
             shown = shown[:6] + ["+%d more" % (len(shown) - 6)]
         tests = ", ".join(shown) if real else "*untested* (state sweep only)"
-        what = CORE[n] if n in CORE else contract(calls[n])
+        what = (core_contract(api.CORE_DOCS[n]) if n in api.CORE_DOCS
+                else contract(calls[n]))
         rows.append("| `%s` | %s | %s | %s |" % (n, what, against, tests))
     for n in sorted(set(untested) - UNTESTED):
         problems.append("%s: tested only by the state sweep; add a test "

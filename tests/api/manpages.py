@@ -46,6 +46,10 @@ KIND_WORDS = {
     "uint64-nofail": "unsigned 64-bit",
     "uintptr-nofail": "uintptr_t",
     "static-string-nofail": "must not free",
+    "handle": "new handle",
+    "void-nofail": "returns nothing",
+    "message-nofail": "must not free",
+    "errno-nofail": "errno",
 }
 
 # spec/api.py's return classes, as kinds of CONTRACT-TSV.
@@ -130,7 +134,7 @@ def check_page(name, page, states, kind, problems):
         if "cannot fail" not in errors:
             bad("ERRORS does not say the call cannot fail")
     else:
-        err = "NULL" if "string" in kind else "-1"
+        err = "NULL" if kind in ("string", "static-string", "handle") else "-1"
         if "returns %s" % err not in errors:
             bad("ERRORS does not say the call returns %s" % err)
         if states is not None:
@@ -198,6 +202,7 @@ def check_spec(root, contract, problems):
         if c.states != states:
             problems.append("spec/api.py: %s is allowed in %s, libnbd %s"
                             % (name, c.states, states))
+    names.update(api.CORE_DOCS)
     for name in sorted(set(contract) - names):
         problems.append("spec/api.py lacks %s" % name)
 
