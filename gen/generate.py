@@ -93,6 +93,15 @@ def nonnull_positions(c):
 
 # ---------------------------------------------------------------- libnbd.h
 
+def callback_typedef(name, params):
+    """The struct a closure of kind `name` is passed as (header, man pages)."""
+    return ("typedef struct {\n"
+            "  int (*callback) (void *user_data, %s);\n"
+            "  void *user_data;\n"
+            "  void (*free) (void *user_data);\n"
+            "} nbd_%s_callback;" % (params, name))
+
+
 def gen_header(calls, const):
     o = []
     w = o.append
@@ -118,12 +127,8 @@ def gen_header(calls, const):
     w("struct nbd_handle;\n")
     w("typedef struct {\n  uint64_t length;\n  uint64_t flags;\n} nbd_extent;\n")
     for name, ps in const.CALLBACKS:
-        w("typedef struct {\n"
-          "  int (*callback) (void *user_data, %s);\n"
-          "  void *user_data;\n"
-          "  void (*free) (void *user_data);\n"
-          "} nbd_%s_callback;\n"
-          "#define LIBNBD_HAVE_NBD_%s_CALLBACK 1\n" % (ps, name, name.upper()))
+        w("%s\n#define LIBNBD_HAVE_NBD_%s_CALLBACK 1\n" % (
+            callback_typedef(name, ps), name.upper()))
     w("#define NBD_NULL_COMPLETION ((nbd_completion_callback) { .callback = NULL })\n")
     for group, values in const.ENUMS.items():
         for n, v in values:
@@ -369,13 +374,16 @@ def return_value(value, returns, may_fail):
     return "The call returns %s." % what
 
 
-def man_page(fn, proto, doc, returned, err, errors, states, since, see):
-    """One page; every call's page has the same sections in this order."""
+def man_page(fn, proto, doc, returned, err, errors, states, since, see,
+             typedefs=()):
+    """One page; every call's page has the same sections in this order.
+    typedefs: the callback structs the prototype uses, shown above it."""
     summary = doc.split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
     o = ['.TH %s 3 "" "fastnbd" "fastnbd API"' % fn.upper(),
          ".SH NAME", "%s \\- %s" % (fn, troff(summary[0].lower() + summary[1:])),
-         ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", "",
-         troff("%s;" % proto), ".fi",
+         ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", ""]
+    o += [troff(t) + "\n" for t in typedefs]
+    o += [troff("%s;" % proto), ".fi",
          ".SH DESCRIPTION", troff(doc),
          ".SH RETURN VALUE", troff(returned), ".SH ERRORS"]
     if err is not None:
@@ -397,13 +405,18 @@ def man_page(fn, proto, doc, returned, err, errors, states, since, see):
     return "\n".join(o) + "\n"
 
 
-def gen_man(c, by_name):
+def gen_man(c, by_name, callbacks):
     pair = twin(c, by_name)
+    kinds = []
+    for a in c.args:
+        if isinstance(a, Closure) and a.cbtype not in kinds:
+            kinds.append(a.cbtype)
     see = (["nbd_%s(3)" % pair.name] if pair else []) + \
         ["%s(3)" % s for s in c.see_also]
     return man_page("nbd_" + c.name, prototype(c)[len("extern "):], c.doc,
                     return_value(c.ret.value, c.returns, c.may_fail),
-                    c.ret.err, c.errors(), c.states, c.since, see)
+                    c.ret.err, c.errors(), c.states, c.since, see,
+                    [callback_typedef(k, callbacks[k]) for k in kinds])
 
 
 def gen_core_man(name, proto, info):
@@ -415,7 +428,8 @@ def gen_core_man(name, proto, info):
 
 def gen_man_pages(calls, const, core_docs):
     by_name = {c.name: c for c in calls}
-    pages = {"nbd_%s.3" % c.name: gen_man(c, by_name) for c in calls}
+    callbacks = dict(const.CALLBACKS)
+    pages = {"nbd_%s.3" % c.name: gen_man(c, by_name, callbacks) for c in calls}
     for name, proto, _ in const.CORE_CALLS:
         pages[name + ".3"] = gen_core_man(name, proto, core_docs[name])
     return pages

@@ -722,18 +722,19 @@ LIBNBD_DEBUG=1 turns debug messages on for it (nbd_set_debug)."""),
 Close a handle and free it.  The connection is closed (call nbd_shutdown
 first to end it cleanly), the .free of every callback the handle still
 holds runs, a server subprocess is reaped, and the handle must not be used
-again.  Passing NULL does nothing.  From a callback running on the same handle the
-handle is left alone and the thread's error is set to EDEADLK."""),
+again.  Passing NULL does nothing.  From a callback running on the same
+handle the handle is left alone and the thread's error is set to EDEADLK."""),
     "nbd_get_error": dict(
         value="the message, which the caller must not free, or NULL",
         err=None, errors=[], doc="""
 Return the error message of the last failed call in this thread.  It is
-NULL when no call has failed in the thread yet.  The message starts with the name of that call.  Errors
-are kept per thread, so the message must be read in the thread that made
-the call; it stays valid until the next call in the thread fails."""),
+NULL when no call has failed in the thread yet.  The message starts with
+the name of that call.  Errors are kept per thread, so the message must be
+read in the thread that made the call; it stays valid until the next call
+in the thread fails."""),
     "nbd_get_errno": dict(
         value="an errno value, or 0", err=None, errors=[], doc="""
 Return the errno of the last failed call in this thread.  It is 0 when no
-call has failed in the thread yet, or the failure had no errno.  Like nbd_get_error, it must be read in the
-thread that made the call."""),
+call has failed in the thread yet, or the failure had no errno.  Like
+nbd_get_error, it must be read in the thread that made the call."""),
 }
