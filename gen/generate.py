@@ -384,8 +384,8 @@ def man_page(fn, proto, doc, returned, err, errors, states, since, see,
          ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", ""]
     o += [troff(t) + "\n" for t in typedefs]
     o += [troff("%s;" % proto), ".fi",
-         ".SH DESCRIPTION", troff(doc),
-         ".SH RETURN VALUE", troff(returned), ".SH ERRORS"]
+          ".SH DESCRIPTION", troff(doc),
+          ".SH RETURN VALUE", troff(returned), ".SH ERRORS"]
     if err is not None:
         o.append(troff("On error the call returns %s; nbd_get_error(3) then gives a "
                        "message naming the call and nbd_get_errno(3) the errno, "
