@@ -2,10 +2,12 @@
 """Generate every public entry point of fastnbd from spec/api.py.
 
 Usage: generate.py SPEC_DIR KIND OUT_DIR   write the outputs of one kind
-       generate.py SPEC_DIR --list-calls   print call names (for Meson)
+       generate.py SPEC_DIR --list-calls   print every call's name, the
+                                           table's and CORE_CALLS (for Meson)
 
 Kinds: header (libnbd.h), lib (entry-points.c, api-impl.h, libnbd.syms,
-api-symbols.txt: name@node for the ABI test), man (nbd_<name>.3).
+api-symbols.txt: name@node for the ABI test), man (nbd_<name>.3, also
+for the hand-written CORE_CALLS, documented by spec/api.py's CORE_DOCS).
 Files are only rewritten when their content changes, so an edit to one
 doc paragraph does not rebuild the library.
 """
@@ -25,7 +27,8 @@ def load_spec(spec_dir):
     import api
     import constants
     check(api.CALLS, constants)
-    return api.CALLS, constants
+    assert sorted(api.CORE_DOCS) == sorted(n for n, _, _ in constants.CORE_CALLS)
+    return api.CALLS, constants, api.CORE_DOCS
 
 
 def check(calls, const):
@@ -90,6 +93,15 @@ def nonnull_positions(c):
 
 # ---------------------------------------------------------------- libnbd.h
 
+def callback_typedef(name, params):
+    """The struct a closure of kind `name` is passed as (header, man pages)."""
+    return ("typedef struct {\n"
+            "  int (*callback) (void *user_data, %s);\n"
+            "  void *user_data;\n"
+            "  void (*free) (void *user_data);\n"
+            "} nbd_%s_callback;" % (params, name))
+
+
 def gen_header(calls, const):
     o = []
     w = o.append
@@ -115,12 +127,8 @@ def gen_header(calls, const):
     w("struct nbd_handle;\n")
     w("typedef struct {\n  uint64_t length;\n  uint64_t flags;\n} nbd_extent;\n")
     for name, ps in const.CALLBACKS:
-        w("typedef struct {\n"
-          "  int (*callback) (void *user_data, %s);\n"
-          "  void *user_data;\n"
-          "  void (*free) (void *user_data);\n"
-          "} nbd_%s_callback;\n"
-          "#define LIBNBD_HAVE_NBD_%s_CALLBACK 1\n" % (ps, name, name.upper()))
+        w("%s\n#define LIBNBD_HAVE_NBD_%s_CALLBACK 1\n" % (
+            callback_typedef(name, ps), name.upper()))
     w("#define NBD_NULL_COMPLETION ((nbd_completion_callback) { .callback = NULL })\n")
     for group, values in const.ENUMS.items():
         for n, v in values:
@@ -346,45 +354,93 @@ def gen_symbol_list(calls, const):
 # ------------------------------------------------------------- man pages
 
 def troff(text):
-    return text.replace("\\", "\\\\").replace("\n.", "\n\\&.").replace("-", "\\-")
+    return (text.replace("\\", "\\\\").replace("\n.", "\n\\&.")
+            .replace("-", "\\-").replace("\u2265", "\\(>="))
 
 
-def gen_man(c):
-    fn = "nbd_" + c.name
-    summary = c.doc.split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
+def twin(c, by_name):
+    """The other half of a sync/aio pair (nbd_opt_list and
+    nbd_aio_opt_list), or None."""
+    other = c.name[len("aio_"):] if c.name.startswith("aio_") else "aio_" + c.name
+    return by_name.get(other)
+
+
+def return_value(value, returns, may_fail):
+    """The RETURN VALUE sentence: the kind's value, then what it means for
+    this call alone."""
+    what = value + (": " + returns if returns else "")
+    if may_fail:
+        return "On success the call returns %s." % what
+    return "The call returns %s." % what
+
+
+def man_page(fn, proto, doc, returned, err, errors, states, since, see,
+             typedefs=()):
+    """One page; every call's page has the same sections in this order.
+    typedefs: the callback structs the prototype uses, shown above it."""
+    summary = doc.split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
     o = ['.TH %s 3 "" "fastnbd" "fastnbd API"' % fn.upper(),
          ".SH NAME", "%s \\- %s" % (fn, troff(summary[0].lower() + summary[1:])),
-         ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", "",
-         troff("%s;" % prototype(c)[len("extern "):]), ".fi",
-         ".SH DESCRIPTION", troff(c.doc)]
-    o += [".SH RETURN VALUE"]
-    if c.may_fail:
-        o.append(troff("On error %s is returned; nbd_get_error(3) and nbd_get_errno(3) "
-                       "tell why.  Pointer arguments must not be NULL (EFAULT)." % c.ret.err))
-        if isinstance(c.ret, RString):
-            o.append(".PP\nThe returned string is the caller's to free(3).")
+         ".SH SYNOPSIS", ".nf", ".B #include <libnbd.h>", ""]
+    o += [troff(t) + "\n" for t in typedefs]
+    o += [troff("%s;" % proto), ".fi",
+          ".SH DESCRIPTION", troff(doc),
+          ".SH RETURN VALUE", troff(returned), ".SH ERRORS"]
+    if err is not None:
+        o.append(troff("On error the call returns %s; nbd_get_error(3) then gives a "
+                       "message naming the call and nbd_get_errno(3) the errno, "
+                       "such as:" % err))
+        for errno, when in errors:
+            o += [".TP", ".B " + errno, troff(when + ".")]
     else:
         o.append("This call cannot fail.")
-    o.append(".SH HANDLE STATE")
-    if c.states is None:
-        o.append("The call is allowed in any state.")
-    else:
-        o.append(troff("The handle must be %s; otherwise the call fails with "
-                       "ENOTCONN (not yet connected) or EINVAL." % ", or ".join(c.states)))
-    if c.locked and not c.reentrant:
-        o.append(".PP\nThis call waits for the server, so a callback running on the same "
-                 "handle may not make it: it then fails with EDEADLK.")
+    if states is not None:
+        o.append(".SH HANDLE STATE")
+        o.append(troff("The handle must be %s; in any other state the call fails."
+                       % ", or ".join(states)))
     o.append(".SH VERSION")
-    o.append("Part of the libnbd %s API; the symbol has version %s." % (c.since, c.node))
-    o.append(".SH SEE ALSO\nlibnbd(3)" + "".join(", %s(3)" % s for s in c.see_also))
+    o.append("Part of the libnbd %s API; the symbol has version LIBNBD_%s."
+             % (since, since))
+    o.append(".SH SEE ALSO\n" + ", ".join(["libnbd(3)"] + see))
     return "\n".join(o) + "\n"
+
+
+def gen_man(c, by_name, callbacks):
+    pair = twin(c, by_name)
+    kinds = []
+    for a in c.args:
+        if isinstance(a, Closure) and a.cbtype not in kinds:
+            kinds.append(a.cbtype)
+    see = (["nbd_%s(3)" % pair.name] if pair else []) + \
+        ["%s(3)" % s for s in c.see_also]
+    return man_page("nbd_" + c.name, prototype(c)[len("extern "):], c.doc,
+                    return_value(c.ret.value, c.returns, c.may_fail),
+                    c.ret.err, c.errors(), c.states, c.since, see,
+                    [callback_typedef(k, callbacks[k]) for k in kinds])
+
+
+def gen_core_man(name, proto, info):
+    """Page of a hand-written call (spec/constants.py CORE_CALLS)."""
+    return man_page(name, proto, info["doc"].strip(),
+                    return_value(info["value"], "", info["err"] is not None),
+                    info["err"], info["errors"], None, "1.0", [])
+
+
+def gen_man_pages(calls, const, core_docs):
+    by_name = {c.name: c for c in calls}
+    callbacks = dict(const.CALLBACKS)
+    pages = {"nbd_%s.3" % c.name: gen_man(c, by_name, callbacks) for c in calls}
+    for name, proto, _ in const.CORE_CALLS:
+        pages[name + ".3"] = gen_core_man(name, proto, core_docs[name])
+    return pages
 
 
 def main():
     spec_dir = sys.argv[1]
-    calls, const = load_spec(spec_dir)
+    calls, const, core_docs = load_spec(spec_dir)
     if sys.argv[2] == "--list-calls":
-        print("\n".join("nbd_" + c.name for c in calls))
+        print("\n".join(["nbd_" + c.name for c in calls] +
+                        [n for n, _, _ in const.CORE_CALLS]))
         return
     kind, out = sys.argv[2], sys.argv[3]
     outputs = {
@@ -393,7 +449,7 @@ def main():
                         "api-impl.h": gen_impl_header(calls),
                         "libnbd.syms": gen_syms(calls, const),
                         "api-symbols.txt": gen_symbol_list(calls, const)},
-        "man": lambda: {"nbd_%s.3" % c.name: gen_man(c) for c in calls},
+        "man": lambda: gen_man_pages(calls, const, core_docs),
     }[kind]()
     for name, text in outputs.items():
         write_if_changed(os.path.join(out, name), text)

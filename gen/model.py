@@ -5,6 +5,8 @@ objects that know their C type; the generator asks them how to check,
 trace and declare themselves, so the table itself stays pure data.
 """
 
+import re
+
 # Handle states a call may be permitted in.  "connected" covers both the
 # ready and the processing states of the engine.
 STATES = ("created", "connecting", "negotiating", "connected", "closed", "dead")
@@ -160,46 +162,54 @@ class Closure(Arg):
 
 
 class Ret:
+    """A return kind.  `value` says in a few words what a successful call
+    returns, as libnbd's man pages do for the same kind; the man page's
+    RETURN VALUE section and docs/compat.md both print it, so the kind
+    chosen in spec/api.py must be the one libnbd documents for the call."""
     ctype = "int"
     err = "-1"           # value returned on error (None: the call cannot fail)
     fmt = "%d"
     alloc = False        # caller frees the result
+    value = "an integer"
 
     def trace(self):
         return (self.fmt, ["ret"])
 
 
 class RErr(Ret):
-    pass
+    value = "0"
 
 
 class RBool(Ret):
-    pass
+    value = "a boolean (1 for true, 0 for false)"
 
 
 class RInt(Ret):
-    pass
+    value = "an integer \u2265 0"
 
 
 class RFd(Ret):
-    pass
+    value = "a file descriptor"
 
 
 class RInt64(Ret):
+    value = "a 64-bit signed integer \u2265 0"
     ctype = "int64_t"
     fmt = "%\" PRIi64 \""
 
 
 class RCookie(RInt64):
-    pass
+    value = "the command's 64-bit cookie, \u2265 1 and unique on the handle"
 
 
 class RSSizeT(Ret):
+    value = "a size or count \u2265 0"
     ctype = "ssize_t"
     fmt = "%zd"
 
 
 class RStaticString(Ret):
+    value = "a string owned by the library, which the caller must not free"
     ctype = "const char *"
     err = "NULL"
     fmt = "%s"
@@ -209,6 +219,7 @@ class RStaticString(Ret):
 
 
 class RString(RStaticString):
+    value = "a newly allocated string, which the caller must free(3)"
     ctype = "char *"
     alloc = True
 
@@ -219,34 +230,40 @@ class RNoErr(Ret):
 
 
 class RBoolNoErr(RNoErr):
-    pass
+    value = "a boolean (1 for true, 0 for false)"
 
 
 class REnumNoErr(RNoErr):
-    pass
+    value = "one of the named constants of the setting"
 
 
 class RUInt32NoErr(RNoErr):
+    value = "a bit mask"
     ctype = "uint32_t"
     fmt = "0x%\" PRIx32 \""
 
 
 class RUInt64NoErr(RNoErr):
+    value = "an unsigned 64-bit count"
     ctype = "uint64_t"
     fmt = "%\" PRIu64 \""
 
 
 class RUIntPtrNoErr(RNoErr):
+    value = "a uintptr_t"
     ctype = "uintptr_t"
     fmt = "0x%\" PRIxPTR \""
 
 
 class RUnsignedNoErr(RNoErr):
+    value = "a bit mask"
     ctype = "unsigned"
     fmt = "%u"
 
 
 class RStaticStringNoErr(RNoErr):
+    value = ("a statically allocated string, valid until the library is "
+             "unloaded, which the caller must not free")
     ctype = "const char *"
     fmt = "%s"
 
@@ -270,11 +287,15 @@ class Call:
               no completion callback) followed by waiter (h, result), so
               every sync call shares the async code path.  The generator
               writes its body.
+    returns:  what a successful result means for this call, beyond its
+              return kind ("the number of exports listed").  It belongs
+              to this call alone: an aio twin shares the description of
+              the work, never the sync call's result.
     """
 
     def __init__(self, name, args, ret, since, doc, states=None,
                  locked=True, reentrant=True, field=None, see_also=(),
-                 sync_of=None):
+                 sync_of=None, returns=""):
         self.name = name
         self.args = args
         self.ret = ret
@@ -286,6 +307,7 @@ class Call:
         self.field = field
         self.sync_of = sync_of
         self.see_also = see_also
+        self.returns = returns
         if states is not None:
             for s in states:
                 assert s in STATES, "%s: unknown state %s" % (name, s)
@@ -297,3 +319,37 @@ class Call:
     @property
     def may_fail(self):
         return self.ret.err is not None
+
+    def errors(self):
+        """(errno, when) for each way the call fails, in the order the
+        entry point checks them; errnos the description names come last,
+        and are explained there.  Empty for calls that cannot fail."""
+        if not self.may_fail:
+            return []
+        out = []
+        if self.states is not None:
+            if "created" not in self.states:
+                out.append(("ENOTCONN", "the handle is still newly created "
+                             "(not connected yet)"))
+            out.append(("EINVAL", "the handle is in a state not listed "
+                        "under HANDLE STATE"))
+        if self.locked and not self.reentrant:
+            out.append(("EDEADLK", "called from a callback running on the "
+                        "same handle (the call would wait for the server)"))
+        nulls = [a.name + (".callback" if isinstance(a, Closure) else "")
+                 for a in self.args
+                 if a.nonnull or (isinstance(a, Closure) and not a.optional)]
+        if nulls:
+            out.append(("EFAULT", "%s is NULL" % " or ".join(nulls)))
+        for a in self.args:
+            if isinstance(a, Enum):
+                out.append(("EINVAL", "%s is not one of its constants" % a.name))
+            elif isinstance(a, Flags):
+                out.append(("EINVAL", "%s has a bit the call does not accept%s"
+                            % (a.name, " (checked with LIBNBD_STRICT_FLAGS, "
+                               "or when above 0xffff)" if a.cmd else "")))
+        listed = {e for e, _ in out}
+        for e in sorted(set(re.findall(r"\bE[A-Z0-9]{3,}\b", self.doc))):
+            if e not in listed and e != "EOF":
+                out.append((e, "see DESCRIPTION"))
+        return out

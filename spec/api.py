@@ -361,7 +361,7 @@ call("aio_connect", [SockAddr("addr"), SockLen("addrlen")], RErr(), "1.0",
      states=CREATED, doc="""
 Start connecting to the socket address addr (any family the kernel
 supports) without waiting, then perform the handshake as the program
-drives the handle.""")
+drives the handle; nbd_aio_is_connecting turns false when it is over.""")
 
 # ---- driving the handle ---------------------------------------------------------
 
@@ -395,47 +395,65 @@ extra descriptor), so a program can interrupt the wait.""")
 NEGOTIATING = ["negotiating"]
 NULL_COMPLETION_DOC = ("The optional completion callback runs once with the "
                        "outcome (0 or an errno); the option is retired "
-                       "whatever it returns.")
+                       "whatever it returns.  Only that callback learns "
+                       "whether the server refused.")
+OPT_WAIT_DOC = ("The call returns once the request is queued; "
+                "nbd_aio_is_connecting turns false when the server has "
+                "answered.")
 
-for name, since, args, ret, what in [
-        ("go", "1.4", [], RErr(),
+# Each row: name, version, arguments, what the option does (shared by both
+# twins), then per twin its return kind and, for the sync call, what its
+# result means.  The aio call only starts the work: whatever the sync call
+# counts reaches the program through the callbacks.
+for name, since, args, what, ret, returns, aio_ret in [
+        ("go", "1.4", [],
          "finish negotiating and enter transmission with the current export "
          "name (setting requested meta contexts first); on failure the "
-         "handle stays negotiating where the server allows"),
-        ("info", "1.4", [], RErr(),
+         "handle stays negotiating where the server allows",
+         RErr(), "", RErr()),
+        ("info", "1.4", [],
          "ask the server about the current export (size, flags, block sizes, "
          "and with nbd_set_full_info its canonical name and description) "
-         "without leaving negotiation"),
-        ("list", "1.4", [Closure("list_callback", "list")], RInt(),
+         "without leaving negotiation",
+         RErr(), "", RErr()),
+        ("list", "1.4", [Closure("list_callback", "list")],
          "list the server's exports: the list callback runs once per export "
-         "with its name and description; returns the number of exports"),
+         "with its name and description",
+         RInt(), "the number of exports the server listed", RErr()),
         ("list_meta_context", "1.6", [Closure("context_callback", "context")],
-         RInt(), "ask which meta contexts the server offers for the current "
-         "export that match the requested list (all of them when the list is "
-         "empty); the callback runs once per context; returns their number"),
+         "ask which meta contexts the server offers for the current export "
+         "that match the requested list (all of them when the list is "
+         "empty); the callback runs once per context",
+         RInt(), "the number of contexts the server listed", RInt()),
         ("list_meta_context_queries", "1.16",
          [StringList("queries"), Closure("context_callback", "context")],
-         RInt(), "like nbd_opt_list_meta_context, with an explicit list of "
-         "queries instead of the handle's request list"),
+         "ask which meta contexts the server offers for the current export "
+         "that match queries (all of them when queries is empty) instead of "
+         "the handle's request list; the callback runs once per context",
+         RInt(), "the number of contexts the server listed", RInt()),
         ("set_meta_context", "1.16", [Closure("context_callback", "context")],
-         RInt(), "select the requested meta contexts for the current export; "
-         "the callback runs once per context the server agreed to; returns "
-         "their number"),
+         "select the requested meta contexts for the current export; the "
+         "callback runs once per context the server agreed to",
+         RInt(), "the number of contexts the server agreed to", RInt()),
         ("set_meta_context_queries", "1.16",
          [StringList("queries"), Closure("context_callback", "context")],
-         RInt(), "like nbd_opt_set_meta_context with an explicit list of "
-         "queries"),
+         "select the meta contexts named by queries (instead of the "
+         "handle's request list) for the current export; the callback runs "
+         "once per context the server agreed to",
+         RInt(), "the number of contexts the server agreed to", RInt()),
 ]:
     call("opt_" + name, args, ret, since, states=NEGOTIATING, reentrant=False,
          sync_of=("aio_opt_" + name, "nbdi_wait_option_count"
                   if isinstance(ret, RInt) else "nbdi_wait_option_done"),
+         returns=returns,
          doc="In option mode, %s.  Waits for the server's answer; a refusal "
              "fails with the server's reason in the error message." % what)
     call("aio_opt_" + name, args + [Closure("completion_callback", "completion",
                                             optional=True)],
-         RErr(), since, states=NEGOTIATING,
-         doc="Start, without waiting: %s.  Wait for nbd_aio_is_connecting to "
-             "turn false. %s" % (what, NULL_COMPLETION_DOC))
+         aio_ret, since, states=NEGOTIATING,
+         doc="Start, without waiting: %s.  %s%s %s" % (
+             what, OPT_WAIT_DOC, " The result is no count: the callback's "
+             "calls are the answer." if returns else "", NULL_COMPLETION_DOC))
 
 for name, since, what in [
         ("structured_reply", "1.16", "structured replies"),
@@ -443,20 +461,21 @@ for name, since, what in [
         ("starttls", "1.16", "TLS (NBD_OPT_STARTTLS, then the TLS handshake "
                              "with the handle's TLS settings)")]:
     call("opt_" + name, [], RBool(), since, states=NEGOTIATING, reentrant=False,
-         doc="""
-In option mode, ask the server for %s.  Returns 1 if they are in use
-afterwards (also when agreed earlier), 0 if the server declined.""" % what)
+         returns="1 if they are in use afterwards (also when agreed earlier), "
+                 "0 if the server declined", doc="""
+In option mode, ask the server for %s, waiting for its answer.""" % what)
     call("aio_opt_" + name, [Closure("completion_callback", "completion",
                                      optional=True)], RErr(), since,
          states=NEGOTIATING, doc="""
-Start asking the server for %s without waiting. %s""" % (what, NULL_COMPLETION_DOC))
+Start asking the server for %s without waiting.  %s %s""" % (
+             what, OPT_WAIT_DOC, NULL_COMPLETION_DOC))
 
 call("opt_abort", [], RErr(), "1.4", states=NEGOTIATING, reentrant=False, doc="""
 End negotiation without using an export: send NBD_OPT_ABORT and close.""")
 
 call("aio_opt_abort", [], RErr(), "1.4", states=NEGOTIATING, doc="""
-Send NBD_OPT_ABORT without waiting; the handle becomes closed once the
-server answers or hangs up.""")
+Send NBD_OPT_ABORT without waiting; the handle becomes closed
+(nbd_aio_is_closed) once the server answers or hangs up.""")
 
 
 # ---- negotiated facts --------------------------------------------------------------
@@ -657,7 +676,8 @@ localhost port 10809."""
 call("aio_connect_uri", [String("uri")], RErr(), "1.0", states=CREATED, doc="""
 Start connecting to the NBD server and export named by an NBD URI, such as
 nbd://example.com/disk or nbd+unix:///disk?socket=/run/nbd.sock, without
-waiting for the handshake.""" + URI_DOC)
+waiting for the handshake: nbd_aio_is_connecting turns false when it is
+over.""" + URI_DOC)
 
 call("connect_uri", [String("uri")], RErr(), "1.0", states=CREATED,
      reentrant=False, sync_of=("aio_connect_uri", "nbdi_connect_finish"), doc="""
@@ -684,3 +704,39 @@ Meant for programs that accept either a URI or a file name: true when the
 string starts with an NBD scheme (nbd or nbds, optionally followed by +
 and a transport name, in any letter case) and a colon.  This is a quick
 test: nbd_connect_uri may still refuse the URI.""")
+
+# ---- the calls without a row (lib/api/handle.c, lib/api/errors.c) -------------
+
+# Man pages and conformance rows of spec/constants.py's CORE_CALLS.  err is
+# the value returned on error (None: the call cannot fail); errors are
+# (errno, when) as Call.errors gives them.
+CORE_DOCS = {
+    "nbd_create": dict(
+        value="a new handle, in the created state with the default settings",
+        err="NULL", errors=[("ENOMEM", "there is not enough memory")], doc="""
+Create a new handle.  Every other call works on a handle; a new one is not
+connected: change its settings, then connect it with one of the
+nbd_connect_* or nbd_aio_connect_* calls.  Each handle is used for one
+connection only, and is freed with nbd_close.  The environment variable
+LIBNBD_DEBUG=1 turns debug messages on for it (nbd_set_debug)."""),
+    "nbd_close": dict(
+        value="nothing", err=None, errors=[], doc="""
+Close a handle and free it.  The connection is closed (call nbd_shutdown
+first to end it cleanly), the .free of every callback the handle still
+holds runs, a server subprocess is reaped, and the handle must not be used
+again.  Passing NULL does nothing.  From a callback running on the same
+handle the handle is left alone and the thread's error is set to EDEADLK."""),
+    "nbd_get_error": dict(
+        value="the message, which the caller must not free, or NULL",
+        err=None, errors=[], doc="""
+Return the error message of the last failed call in this thread.  It is
+NULL when no call has failed in the thread yet.  The message starts with
+the name of that call.  Errors are kept per thread, so the message must be
+read in the thread that made the call; it stays valid until the next call
+in the thread fails."""),
+    "nbd_get_errno": dict(
+        value="an errno value, or 0", err=None, errors=[], doc="""
+Return the errno of the last failed call in this thread.  It is 0 when no
+call has failed in the thread yet, or the failure had no errno.  Like
+nbd_get_error, it must be read in the thread that made the call."""),
+}

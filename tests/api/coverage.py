@@ -25,23 +25,15 @@ def main():
 
     with open(symbols_file) as f:
         names = sorted({line.split("@")[0] for line in f if line.strip()})
-    text = {}
-    for path in sources:
-        with open(path) as f:
-            text[os.path.basename(path)] = f.read()
-    everything = "\n".join(text.values())
-    # Calls named through token pasting (nbd_##name) count as called.
-    for name in re.findall(r"^\s*X \((\w+),", text.get("calls.h", ""), re.M):
-        everything += "\nnbd_%s (" % name
-    for name in re.findall(r"ROUND_TRIP_BOOL \((\w+)\)", everything):
-        everything += "\nnbd_set_%s (nbd_get_%s (" % (name, name)
-
-    missing = [n for n in names
-               if not re.search(r"\b%s\b\s*[(,]" % re.escape(n), everything)]
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from callers import callers, read_sources  # noqa: E402
+    text = {os.path.basename(p): t for p, t in read_sources(sources).items()}
+    found = callers(names, text)
+    missing = [n for n in names if not found[n]]
     for n in missing:
         print("not called by any API test: %s" % n)
 
-    sys.dont_write_bytecode = True
     sys.path[:0] = [os.path.join(root, "gen"), os.path.join(root, "spec")]
     import api  # noqa: E402  (spec/api.py)
     calls = {c.name: c for c in api.CALLS}

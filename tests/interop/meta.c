@@ -46,6 +46,21 @@ bs_cb (void *ud, const char *meta, uint64_t offset, uint32_t *entries,
   return 0;
 }
 
+/* The 64-bit callback of nbd_block_status_filter: only which contexts
+ * reported, and how many extents in all. */
+static int
+bs64_cb (void *ud, const char *meta, uint64_t offset, nbd_extent *entries,
+         size_t nr, int *error)
+{
+  struct bs_seen *s = ud;
+
+  (void) offset, (void) entries, (void) error;
+  s->calls++;
+  it_append (s->contexts, sizeof s->contexts, meta);
+  s->at[0].flags += (uint32_t) nr;
+  return 0;
+}
+
 static int
 flags_for (struct bs_seen *s, const char *meta)
 {
@@ -315,6 +330,34 @@ fakesrv_cases (void)
   CHECK_INT (nbd_can_meta_context (h, "x:one"), 1);
   block_status_at (h, 0, 65536, &s);
   CHECK_STR (s.contexts, "x:one");
+  nbd_close (h);
+
+  it_section ("fakesrv --extended: block status filtered to one of two contexts");
+  h = test_create ();
+  CHECK_OK (nbd_add_meta_context (h, "x:one"));
+  CHECK_OK (nbd_add_meta_context (h, "x:two"));
+  CHECK_OK (nbd_connect_command (h, it_fakesrv ("--extended", "--meta-context", "x:one",
+                                                "--meta-context", "x:two", NULL)));
+  CHECK_INT (nbd_can_block_status_payload (h), 1);
+  char *only_two[] = { "x:two", NULL };
+  nbd_extent64_callback cb64 = { .callback = bs64_cb, .user_data = &s };
+  memset (&s, 0, sizeof s);
+  CHECK_OK (nbd_block_status_filter (h, 65536, 0, only_two, cb64, 0));
+  CHECK_INT (s.calls, 1);
+  CHECK_STR (s.contexts, "x:two");
+  CHECK (s.at[0].flags >= 1);
+  /* The same without waiting: a cookie, retired by
+   * nbd_aio_command_completed once the reply is in. */
+  memset (&s, 0, sizeof s);
+  int64_t cookie = nbd_aio_block_status_filter (h, 65536, 0, only_two, cb64,
+                                                NBD_NULL_COMPLETION, 0);
+  CHECK (cookie >= 1);
+  int done;
+  while ((done = nbd_aio_command_completed (h, (uint64_t) cookie)) == 0)
+    CHECK (nbd_poll (h, 10000) >= 0);
+  CHECK_INT (done, 1);
+  CHECK_INT (s.calls, 1);
+  CHECK_STR (s.contexts, "x:two");
   nbd_close (h);
 
   it_section ("fakesrv refusing SET_META_CONTEXT: connect works, nothing negotiated");

@@ -1,5 +1,6 @@
 /* TLS through the public API: nbd_set_tls with a PSK file against nbdkit
- * --tls=require, sync and in option mode; refusals when the key is wrong
+ * --tls=require, sync and in option mode (nbd_opt_starttls and
+ * nbd_aio_opt_starttls); refusals when the key is wrong
  * or TLS is disabled; TLS allowed but not offered falls back to plain. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,14 @@ tls_handle (int tls, const char *keys, bool opt_mode)
   CHECK_OK (nbd_set_tls_username (h, "alice"));
   CHECK_OK (nbd_set_opt_mode (h, opt_mode));
   return h;
+}
+
+/* Completion callback of nbd_aio_opt_starttls: keeps the outcome. */
+static int
+note_outcome (void *user_data, int *error)
+{
+  *(int *) user_data = *error;
+  return 1;
 }
 
 static char *
@@ -86,6 +95,24 @@ main (void)
   CHECK_INT (nbd_get_tls_negotiated (h), 1);
   CHECK_OK (nbd_opt_go (h));
   CHECK_INT (nbd_get_size (h), 1024 * 1024);
+  nbd_close (h);
+
+  /* The same without waiting: nbd_aio_opt_starttls returns 0 at once,
+   * the completion callback gets the outcome once nbd_aio_is_connecting
+   * turns false, and GO then works over TLS. */
+  h = tls_handle (LIBNBD_TLS_ALLOW, psk, true);
+  CHECK_OK (nbd_connect_command (h, tls_server));
+  int outcome = -1;
+  CHECK_INT (nbd_aio_opt_starttls (h, (nbd_completion_callback) {
+                                        .callback = note_outcome,
+                                        .user_data = &outcome }), 0);
+  while (nbd_aio_is_connecting (h))
+    CHECK (nbd_poll (h, 10000) >= 0);
+  CHECK_INT (outcome, 0);
+  CHECK_INT (nbd_aio_is_negotiating (h), 1);
+  CHECK_INT (nbd_get_tls_negotiated (h), 1);
+  CHECK_OK (nbd_opt_go (h));
+  CHECK_OK (nbd_pread (h, back, 512, 0, 0));
   nbd_close (h);
 
   /* A wrong key: the handshake fails and the connect reports it. */
