@@ -210,9 +210,12 @@ Name the directory holding the X.509 CA, client certificate and key
 system's trusted CAs are used.  Only matters when TLS is used.""")
 
 call("set_tls_verify_peer", [Bool("verify")], RErr(), "1.0", states=CREATED,
-     field="tls_verify_peer", doc="""
-Set whether the server's certificate is verified when TLS is used (default
-true).""")
+     doc="""
+Set whether the server's certificate is verified when TLS certificates are
+used.  By default it is verified when there is a host name to check it
+against (a TCP connection, or nbd_set_tls_hostname) and not otherwise, so
+that a local server over a Unix socket may use a certificate of its own;
+once this is called, its setting applies whatever the transport.""")
 
 call("get_tls_verify_peer", [], RBoolNoErr(), "1.0", field="tls_verify_peer",
      doc="""

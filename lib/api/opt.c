@@ -29,20 +29,8 @@ start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
     .queries = queries,
   };
 
-  /* Meta contexts only exist with structured replies: refuse early, as
-   * libnbd does, rather than ask the server. */
-  if ((code == NBD_OPT_LIST_META_CONTEXT || code == NBD_OPT_SET_META_CONTEXT)
-      && !h->conn.structured) {
-    nbdi_set_error (ENOTSUP, "structured replies were not negotiated, "
-                    "so meta contexts cannot be used");
-    if (queries) {
-      nbdi_strlist_clear (queries);
-      free (queries->items);
-      free (queries);
-    }
-    free_closures (&list, &context, &completion);
-    return -1;
-  }
+  /* Meta context options go to the server even without structured
+   * replies: its answer, not a guess of ours, decides. */
   return nbdi_option_start (h, &opt);
 }
 
