@@ -614,7 +614,9 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
                          opt->server_msg ? opt->server_msg : "server refused TLS");
         return -1;
       }
-      return option_done (h, nbdi_rep_errno (rep->type));
+      /* nbd_opt_starttls's completion hears what libnbd's does: the
+       * request was invalid, or else TLS is simply not on offer. */
+      return option_done (h, rep->type == NBD_REP_ERR_INVALID ? EINVAL : ENOTSUP);
     }
     return unexpected (h, rep);
 

@@ -760,7 +760,7 @@ forget_case (void)
 {
   struct nbd_handle *h;
   struct it_calls c;
-  const char *log = it_path ("forget.log");
+  const char *log = it_fresh_path ("forget.log");
 
   /* libnbd 1.14 kept the old export's facts after a rename; 1.24 forgets
    * them (nbd_set_export_name resets what nbd_opt_info taught), and
@@ -818,7 +818,6 @@ forget_case (void)
   /* libnbd 1.14 refused these locally without structured replies; 1.24
    * sends them and reports the server's answer, and 1.24 is the spec. */
   it_section ("meta context options go to the server without structured replies");
-  unlink (log);
   h = test_create ();
   CHECK_OK (nbd_set_opt_mode (h, true));
   CHECK_OK (nbd_set_request_structured_replies (h, false));

@@ -20,15 +20,6 @@
 
 /* ---- required ---- */
 
-/* A fresh log path for the fake server. */
-static const char *
-fresh_log (const char *name)
-{
-  const char *p = it_path (name);
-  unlink (p);
-  return p;
-}
-
 /* Connecting with TLS required fails with ENOTSUP, the handle is dead,
  * and the message names the reason. */
 static void
@@ -74,7 +65,7 @@ required_case (void)
   const char *log;
 
   it_section ("oldstyle servers cannot do TLS: refused before the first command");
-  log = fresh_log ("oldstyle.log");
+  log = it_fresh_path ("oldstyle.log");
   refused (it_fakesrv ("--oldstyle", "--log", log, NULL), false,
            LIBNBD_HANDSHAKE_FLAG_MASK, "oldstyle");
   nothing_in_plaintext (log);
@@ -83,14 +74,14 @@ required_case (void)
   refused (it_fakesrv ("--oldstyle", NULL), true, LIBNBD_HANDSHAKE_FLAG_MASK, "oldstyle");
 
   it_section ("newstyle without the fixed flag has no STARTTLS: refused");
-  log = fresh_log ("no-fixed.log");
+  log = it_fresh_path ("no-fixed.log");
   refused (it_fakesrv ("--no-fixed", "--log", log, NULL), false,
            LIBNBD_HANDSHAKE_FLAG_MASK, "fixed newstyle");
   nothing_in_plaintext (log);
   refused (it_fakesrv ("--no-fixed", NULL), true, LIBNBD_HANDSHAKE_FLAG_MASK,
            "fixed newstyle");
   printf ("   the client clearing the fixed flag itself (nbd_set_handshake_flags)\n");
-  log = fresh_log ("client-no-fixed.log");
+  log = it_fresh_path ("client-no-fixed.log");
   refused (it_fakesrv ("--log", log, NULL), false, 0, "fixed newstyle");
   nothing_in_plaintext (log);
 
@@ -99,12 +90,12 @@ required_case (void)
     snprintf (arg, sizeof arg, "STARTTLS=%s:no TLS here", starttls_errors[i]);
     it_section ("STARTTLS refused with ERR_%s: ENOTSUP, whatever the reason",
                 starttls_errors[i]);
-    log = fresh_log ("refused.log");
+    log = it_fresh_path ("refused.log");
     refused (it_fakesrv ("--refuse", arg, "--log", log, NULL), false,
              LIBNBD_HANDSHAKE_FLAG_MASK, "no TLS here");
     IT_CHECK (it_file_has (log, "OPT STARTTLS"), "STARTTLS was asked for");
     nothing_in_plaintext (log);
-    log = fresh_log ("refused-opt.log");
+    log = it_fresh_path ("refused-opt.log");
     refused (it_fakesrv ("--refuse", arg, "--log", log, NULL), true,
              LIBNBD_HANDSHAKE_FLAG_MASK, "no TLS here");
     nothing_in_plaintext (log);
@@ -282,6 +273,30 @@ starttls_case (void)
     return;
   }
   snprintf (psk_arg, sizeof psk_arg, "--tls-psk=%s", keys);
+
+  it_section ("nbd_opt_starttls refused: false, and the completion hears ENOTSUP or EINVAL");
+  {
+    static const struct { const char *refusal; int err; } refusals[] = {
+      { "STARTTLS=POLICY", ENOTSUP }, { "STARTTLS=UNSUP", ENOTSUP },
+      { "STARTTLS=INVALID", EINVAL },
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+      struct it_calls c;
+      h = test_create ();
+      CHECK_OK (nbd_set_opt_mode (h, true));
+      CHECK_OK (nbd_connect_command (h, it_fakesrv ("--refuse", refusals[i].refusal, NULL)));
+      CHECK_INT (nbd_opt_starttls (h), 0);
+      it_calls_init (&c, refusals[i].refusal);
+      CHECK_OK (nbd_aio_opt_starttls (h, it_completion_closure (&c)));
+      CHECK_OK (it_drive (h, it_not_connecting, NULL));
+      printf ("   %s: completion error %s\n", refusals[i].refusal, strerror (c.error));
+      CHECK_INT (c.error, refusals[i].err);
+      CHECK (nbd_aio_is_negotiating (h));
+      CHECK_INT (nbd_get_tls_negotiated (h), 0);
+      CHECK_OK (nbd_opt_go (h));
+      nbd_close (h);
+    }
+  }
 
   for (int renegotiate = 0; renegotiate <= 1; renegotiate++) {
     it_section ("structured replies, INFO and meta contexts in plaintext, then STARTTLS%s",
