@@ -596,6 +596,11 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
     return unexpected (h, rep);
 
   case NBD_OPT_STARTTLS:
+    if (rep->type == NBD_REP_ACK && c->tls) {
+      nbdi_engine_die (h, EPROTO, "handshake: server accepted STARTTLS a second "
+                       "time, inside TLS");
+      return -1;
+    }
     if (rep->type == NBD_REP_ACK) {
       /* Nothing may follow the ACK in plaintext: the server waits for
        * our ClientHello.  Bytes already here would be an attack. */
