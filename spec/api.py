@@ -81,7 +81,10 @@ call("set_export_name", [String("export_name")], RErr(), "1.0",
 Choose the export to connect to; the default is the empty string, which
 servers treat as their default export.  Names longer than the 4096 bytes the
 NBD protocol allows are refused with ENAMETOOLONG.  In option mode the name
-may still be changed while negotiating, before nbd_opt_go or nbd_opt_info.""")
+may still be changed while negotiating, before nbd_opt_go or nbd_opt_info;
+a new name forgets what was learned about the previous export (size,
+flags, block sizes, names, negotiated meta contexts) until the next
+nbd_opt_info or nbd_opt_go.""")
 
 call("get_export_name", [], RString(), "1.0", field="export_name", doc="""
 Return a copy of the export name that will be (or was) requested; the
@@ -210,9 +213,12 @@ Name the directory holding the X.509 CA, client certificate and key
 system's trusted CAs are used.  Only matters when TLS is used.""")
 
 call("set_tls_verify_peer", [Bool("verify")], RErr(), "1.0", states=CREATED,
-     field="tls_verify_peer", doc="""
-Set whether the server's certificate is verified when TLS is used (default
-true).""")
+     doc="""
+Set whether the server's certificate is verified when TLS certificates are
+used.  By default it is verified when there is a host name to check it
+against (a TCP connection, or nbd_set_tls_hostname) and not otherwise, so
+that a local server over a Unix socket may use a certificate of its own;
+once this is called, its setting applies whatever the transport.""")
 
 call("get_tls_verify_peer", [], RBoolNoErr(), "1.0", field="tls_verify_peer",
      doc="""
@@ -455,6 +461,11 @@ for name, since, args, what, ret, returns, aio_ret in [
              what, OPT_WAIT_DOC, " The result is no count: the callback's "
              "calls are the answer." if returns else "", NULL_COMPLETION_DOC))
 
+STARTTLS_FORGETS = """  Once TLS
+starts, structured replies, extended headers, the export's facts and meta
+contexts negotiated before it are forgotten, on both sides: nbd_opt_go
+negotiates afresh."""
+
 for name, since, what in [
         ("structured_reply", "1.16", "structured replies"),
         ("extended_headers", "1.18", "64-bit extended headers"),
@@ -463,7 +474,8 @@ for name, since, what in [
     call("opt_" + name, [], RBool(), since, states=NEGOTIATING, reentrant=False,
          returns="1 if they are in use afterwards (also when agreed earlier), "
                  "0 if the server declined", doc="""
-In option mode, ask the server for %s, waiting for its answer.""" % what)
+In option mode, ask the server for %s, waiting for its answer.%s""" % (
+             what, STARTTLS_FORGETS if name == "starttls" else ""))
     call("aio_opt_" + name, [Closure("completion_callback", "completion",
                                      optional=True)], RErr(), since,
          states=NEGOTIATING, doc="""
@@ -506,7 +518,11 @@ Return whether the server accepts block status requests with a payload
 call("can_meta_context", [String("metacontext")], RBool(), "1.0",
      states=AFTER_NEGOTIATION, doc="""
 Return whether the server agreed to the meta context named metacontext
-for this export.""")
+for this export.  With no contexts requested (nbd_add_meta_context) the
+answer is 0; with some, it fails with EINVAL until a meta context
+negotiation for the current export went through (nbd_opt_set_meta_context,
+or the one nbd_opt_info, nbd_opt_go and connecting make), export
+information or not.""")
 
 call("get_size", [], RInt64(), "1.0", states=AFTER_NEGOTIATION, doc="""
 Return the export size in bytes.  A size above INT64_MAX fails with

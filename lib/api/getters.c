@@ -57,8 +57,15 @@ nbdi_can_meta_context (struct nbd_handle *h, const char *name)
 {
   const struct nbdi_conn *c = &h->conn;
 
-  if (!c->meta_set && export_info (h) == NULL)
+  /* With nothing requested the answer is always no; with requests it
+   * needs a meta context negotiation for the current export that went
+   * through (nbd_opt_set_meta_context, or the one nbd_opt_info,
+   * nbd_opt_go and connecting make), export information or not. */
+  if (h->cfg.meta_requests.len > 0 && !c->meta_valid) {
+    nbdi_set_error (EINVAL, "need a successful server meta context request "
+                    "first (nbd_opt_set_meta_context, nbd_opt_info or nbd_opt_go)");
     return -1;
+  }
   for (size_t i = 0; i < c->nr_metas; i++)
     if (strcmp (c->metas[i].name, name) == 0)
       return 1;

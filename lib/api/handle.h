@@ -22,6 +22,7 @@ struct nbdi_settings {
   int tls;
   char *tls_certificates;
   bool tls_verify_peer;
+  bool tls_verify_peer_set;            /* chosen by the program, not defaulted */
   char *tls_username;
   char *tls_psk_file;
   char *tls_hostname;
@@ -90,5 +91,9 @@ void nbdi_connection_close (struct nbd_handle *h);
 /* Report a call made in the wrong state: ENOTCONN before connecting,
  * EINVAL otherwise, naming the state and what was required. */
 void nbdi_state_error (struct nbd_handle *h, unsigned permitted_groups);
+
+/* Whether the TLS handshake should verify the server's certificate:
+ * the program's choice, or else the default for this connection. */
+bool nbdi_tls_verifies_peer (const struct nbd_handle *h);
 
 #endif

@@ -82,7 +82,7 @@ tls_step (struct nbd_handle *h)
   if (!c->tls_wrapped) {
     const struct nbdi_settings *s = &h->cfg;
     struct nbdi_tls_config cfg = {
-      .certificates = s->tls_certificates, .verify_peer = s->tls_verify_peer,
+      .certificates = s->tls_certificates, .verify_peer = nbdi_tls_verifies_peer (h),
       .username = s->tls_username, .psk_file = s->tls_psk_file,
       .hostname = s->tls_hostname, .priority = s->tls_priority,
     };

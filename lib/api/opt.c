@@ -29,20 +29,8 @@ start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
     .queries = queries,
   };
 
-  /* Meta contexts only exist with structured replies: refuse early, as
-   * libnbd does, rather than ask the server. */
-  if ((code == NBD_OPT_LIST_META_CONTEXT || code == NBD_OPT_SET_META_CONTEXT)
-      && !h->conn.structured) {
-    nbdi_set_error (ENOTSUP, "structured replies were not negotiated, "
-                    "so meta contexts cannot be used");
-    if (queries) {
-      nbdi_strlist_clear (queries);
-      free (queries->items);
-      free (queries);
-    }
-    free_closures (&list, &context, &completion);
-    return -1;
-  }
+  /* Meta context options go to the server even without structured
+   * replies: its answer, not a guess of ours, decides. */
   return nbdi_option_start (h, &opt);
 }
 
@@ -133,20 +121,13 @@ nbdi_aio_opt_set_meta_context_queries (struct nbd_handle *h, char **queries,
   return start_with_queries (h, NBD_OPT_SET_META_CONTEXT, queries, ctx, cb);
 }
 
-/* A protocol feature already agreed needs no second request. */
+/* A feature already agreed is asked for again all the same, as libnbd
+ * does: the program may be testing how a server answers that (the
+ * protocol calls it a client error; servers usually refuse it, and a
+ * refusal takes nothing away). */
 static int
-feature_option (struct nbd_handle *h, uint32_t code, bool already,
-                nbd_completion_callback cb)
+feature_option (struct nbd_handle *h, uint32_t code, nbd_completion_callback cb)
 {
-  if (already) {
-    int error = 0;
-    if (cb.callback)
-      cb.callback (cb.user_data, &error);
-    free_closures (NULL, NULL, &cb);
-    h->conn.opt_result = 0;
-    h->conn.opt_count = 0;
-    return 0;
-  }
   return start (h, code, (nbd_list_callback) { 0 }, (nbd_context_callback) { 0 },
                 cb, NULL);
 }
@@ -154,19 +135,19 @@ feature_option (struct nbd_handle *h, uint32_t code, bool already,
 int
 nbdi_aio_opt_structured_reply (struct nbd_handle *h, nbd_completion_callback cb)
 {
-  return feature_option (h, NBD_OPT_STRUCTURED_REPLY, h->conn.structured, cb);
+  return feature_option (h, NBD_OPT_STRUCTURED_REPLY, cb);
 }
 
 int
 nbdi_aio_opt_extended_headers (struct nbd_handle *h, nbd_completion_callback cb)
 {
-  return feature_option (h, NBD_OPT_EXTENDED_HEADERS, h->conn.extended, cb);
+  return feature_option (h, NBD_OPT_EXTENDED_HEADERS, cb);
 }
 
 int
 nbdi_aio_opt_starttls (struct nbd_handle *h, nbd_completion_callback cb)
 {
-  return feature_option (h, NBD_OPT_STARTTLS, h->conn.tls, cb);
+  return feature_option (h, NBD_OPT_STARTTLS, cb);
 }
 
 int
@@ -224,12 +205,11 @@ nbdi_wait_option_done (struct nbd_handle *h, int r)
   return nbdi_wait_option_count (h, r) < 0 ? -1 : 0;
 }
 
-/* The feature options answer true/false; a refusal is not an error. */
+/* The feature options answer whether the server agreed; a refusal is
+ * not an error. */
 static int
-feature_result (struct nbd_handle *h, int r, bool *negotiated)
+feature_result (struct nbd_handle *h, int r)
 {
-  struct nbdi_conn *c = &h->conn;
-
   if (r == -1)
     return -1;
   if (nbdi_io_wait (h, option_over, NULL) == -1)
@@ -238,29 +218,25 @@ feature_result (struct nbd_handle *h, int r, bool *negotiated)
     nbdi_set_dead_error (h);
     return -1;
   }
-  (void) c;
-  return *negotiated;
+  return h->conn.opt_result == 0;
 }
 
 int
 nbdi_opt_structured_reply (struct nbd_handle *h)
 {
-  return feature_result (h, nbdi_aio_opt_structured_reply (h, NBD_NULL_COMPLETION),
-                         &h->conn.structured);
+  return feature_result (h, nbdi_aio_opt_structured_reply (h, NBD_NULL_COMPLETION));
 }
 
 int
 nbdi_opt_extended_headers (struct nbd_handle *h)
 {
-  return feature_result (h, nbdi_aio_opt_extended_headers (h, NBD_NULL_COMPLETION),
-                         &h->conn.extended);
+  return feature_result (h, nbdi_aio_opt_extended_headers (h, NBD_NULL_COMPLETION));
 }
 
 int
 nbdi_opt_starttls (struct nbd_handle *h)
 {
-  return feature_result (h, nbdi_aio_opt_starttls (h, NBD_NULL_COMPLETION),
-                         &h->conn.tls);
+  return feature_result (h, nbdi_aio_opt_starttls (h, NBD_NULL_COMPLETION));
 }
 
 static bool

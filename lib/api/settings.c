@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 
 #include "api/internal.h"
+#include "engine/engine.h"
 
 /* The NBD protocol's limit on export and meta context names. */
 #define NBD_MAX_STRING 4096
@@ -27,7 +28,13 @@ nbdi_set_export_name (struct nbd_handle *h, const char *name)
     nbdi_set_error (ENAMETOOLONG, "export name too long for NBD protocol");
     return -1;
   }
-  return nbdi_replace_string (&h->cfg.export_name, name);
+  if (h->cfg.export_name && strcmp (h->cfg.export_name, name) == 0)
+    return 0;
+  if (nbdi_replace_string (&h->cfg.export_name, name) == -1)
+    return -1;
+  /* In option mode, what nbd_opt_info taught described the old name. */
+  nbdi_option_forget_export (h);
+  return 0;
 }
 
 int
@@ -66,6 +73,26 @@ nbdi_clear_meta_contexts (struct nbd_handle *h)
 {
   nbdi_strlist_clear (&h->cfg.meta_requests);
   return 0;
+}
+
+int
+nbdi_set_tls_verify_peer (struct nbd_handle *h, bool verify)
+{
+  h->cfg.tls_verify_peer = verify;
+  h->cfg.tls_verify_peer_set = true;
+  return 0;
+}
+
+bool
+nbdi_tls_verifies_peer (const struct nbd_handle *h)
+{
+  const struct nbdi_settings *s = &h->cfg;
+
+  /* nbd_set_tls_verify_peer's documented default: on for servers named
+   * by a host name, off for local sockets, unless the program chose. */
+  if (s->tls_verify_peer_set)
+    return s->tls_verify_peer;
+  return s->tls_verify_peer && s->tls_hostname && *s->tls_hostname;
 }
 
 char *

@@ -662,8 +662,10 @@ apply_and_connect (struct nbd_handle *h, const struct uri_request *r)
       || (r->tls_hostname
           && nbdi_replace_string (&c->tls_hostname, r->tls_hostname) == -1))
     return -1;
-  if (r->tls_verify_peer != -1)
+  if (r->tls_verify_peer != -1) {
     c->tls_verify_peer = r->tls_verify_peer;
+    c->tls_verify_peer_set = true;
+  }
 
   switch (r->scheme->transport) {
   case URI_TCP:

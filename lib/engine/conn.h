@@ -138,7 +138,8 @@ struct nbdi_conn {
   bool sr_tried, eh_tried, tls_tried;
   bool tls_want_write;          /* the TLS handshake waits to write */
   bool tls_wrapped;             /* the transport is the TLS one */
-  bool meta_set;                /* SET_META_CONTEXT replied for this export */
+  bool meta_valid;              /* metas answer the requested contexts for
+                                 * this export (nbd_can_meta_context) */
   struct nbdi_option opt;
   bool opt_active;
   int opt_result;               /* outcome of the last user option: errno */

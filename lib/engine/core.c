@@ -279,6 +279,12 @@ on_greeting (struct nbd_handle *h)
   }
   c->oldstyle = g.oldstyle;
   if (g.oldstyle) {
+    /* Oldstyle has no STARTTLS: refuse before the first command. */
+    if (h->cfg.tls == LIBNBD_TLS_REQUIRE) {
+      nbdi_engine_die (h, ENOTSUP, "handshake: server is oldstyle, so it "
+                       "cannot use STARTTLS, but TLS is required");
+      return -1;
+    }
     c->phase = PH_OLDSTYLE;
     c->need = WIRE_OLDSTYLE_REST_SIZE;
   }
@@ -299,6 +305,7 @@ on_oldstyle (struct nbd_handle *h)
   h->conn.info.size = e.size;
   h->conn.info.eflags = e.eflags;
   h->cfg.handshake_flags = 0;   /* oldstyle has none */
+  nbdi_option_export_known (h);
   enter_transmission (h);
   return 0;
 }
@@ -344,9 +351,11 @@ on_export_name_reply (struct nbd_handle *h)
     return -1;
 
   export_known (h, rx_take (c, c->need));
+  nbdi_option_export_known (h);
+  /* The program's GO completion sees the handle ready, as after a GO. */
+  enter_transmission (h);
   if (c->opt_active)
     nbdi_option_finish (h, 0);
-  enter_transmission (h);
   return 0;
 }
 

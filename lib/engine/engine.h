@@ -68,6 +68,15 @@ int nbdi_rep_errno (uint32_t type);
 /* The driver finished the TLS handshake: carry on negotiating. */
 int nbdi_option_tls_done (struct nbd_handle *h);
 
+/* The program chose another export: what the last one was (size,
+ * flags, names, meta contexts) no longer applies. */
+void nbdi_option_forget_export (struct nbd_handle *h);
+
+/* The export's size and flags arrived (GO, INFO, EXPORT_NAME or
+ * oldstyle): mark the meta context list valid when no request for it
+ * was due. */
+void nbdi_option_export_known (struct nbd_handle *h);
+
 /* Send NBD_OPT_ABORT and wait for the server to go away. */
 int nbdi_option_abort (struct nbd_handle *h);
 

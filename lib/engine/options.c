@@ -29,13 +29,31 @@ nbdi_rep_errno (uint32_t type)
 
 static int option_done (struct nbd_handle *h, int err);
 
+/* With TLS required, nothing but STARTTLS (or the goodbye) may leave in
+ * plaintext: every path to an export passes through send_option, so
+ * this one check keeps export names and everything after them off the
+ * wire whatever the path (GO, INFO, EXPORT_NAME fallback, option mode). */
+static bool
+plaintext_forbidden (struct nbd_handle *h, uint32_t code)
+{
+  if (h->cfg.tls != LIBNBD_TLS_REQUIRE || h->conn.tls
+      || code == NBD_OPT_STARTTLS || code == NBD_OPT_ABORT)
+    return false;
+  nbdi_engine_die (h, ENOTSUP, "handshake: TLS is required, but it was not "
+                   "negotiated before %s", wire_option_name (code));
+  return true;
+}
+
 /* Queue one option request: header and payload in a fresh store. */
 static int
 send_option (struct nbd_handle *h, uint32_t code, const void *payload, size_t len)
 {
   struct nbdi_conn *c = &h->conn;
-  uint8_t *store = malloc (WIRE_OPTION_SIZE + len);
+  uint8_t *store;
 
+  if (plaintext_forbidden (h, code))
+    return -1;
+  store = malloc (WIRE_OPTION_SIZE + len);
   if (store == NULL) {
     nbdi_engine_die (h, ENOMEM, "out of memory");
     return -1;
@@ -82,7 +100,33 @@ forget_export (struct nbdi_conn *c)
   c->info = (struct nbdi_export_info) { .known = false };
 }
 
-static void clear_metas (struct nbdi_conn *c);
+static void
+clear_metas (struct nbdi_conn *c)
+{
+  for (size_t i = 0; i < c->nr_metas; i++)
+    free (c->metas[i].name);
+  c->nr_metas = 0;
+  c->meta_valid = false;
+}
+
+void
+nbdi_option_forget_export (struct nbd_handle *h)
+{
+  forget_export (&h->conn);
+  clear_metas (&h->conn);
+}
+
+/* The server agreed to STARTTLS: it forgets everything negotiated in
+ * plaintext (the protocol requires it, so that a man in the middle
+ * cannot have planted anything), and so do we. */
+static void
+forget_before_tls (struct nbdi_conn *c)
+{
+  c->structured = false;
+  c->extended = false;
+  forget_export (c);
+  clear_metas (c);
+}
 
 static int
 send_go (struct nbd_handle *h, uint32_t code)
@@ -113,15 +157,6 @@ send_go (struct nbd_handle *h, uint32_t code)
   r = send_option (h, code, payload, len);
   free (payload);
   return r;
-}
-
-static void
-clear_metas (struct nbdi_conn *c)
-{
-  for (size_t i = 0; i < c->nr_metas; i++)
-    free (c->metas[i].name);
-  c->nr_metas = 0;
-  c->meta_set = false;
 }
 
 static int
@@ -156,6 +191,16 @@ wants_meta_before_go (struct nbd_handle *h)
   const struct nbdi_conn *c = &h->conn;
   return h->cfg.request_meta_context && h->cfg.meta_requests.len > 0
     && (c->structured || c->extended);
+}
+
+void
+nbdi_option_export_known (struct nbd_handle *h)
+{
+  /* When there was nothing to ask for (no contexts, or no structured
+   * replies to carry them), the empty answer is the right one: the
+   * meta context list is as valid as if the server had sent it. */
+  if (h->cfg.request_meta_context && !wants_meta_before_go (h))
+    h->conn.meta_valid = true;
 }
 
 /* Start NBD_OPT_GO or NBD_OPT_INFO, preceded by SET_META_CONTEXT when
@@ -204,8 +249,8 @@ nbdi_option_next (struct nbd_handle *h)
   if (h->cfg.tls != LIBNBD_TLS_DISABLE && !c->tls && !c->tls_tried) {
     if (!fixed) {
       if (h->cfg.tls == LIBNBD_TLS_REQUIRE) {
-        nbdi_engine_die (h, ENOTSUP, "handshake: TLS is required but the server "
-                         "is not fixed newstyle, so it cannot use STARTTLS");
+        nbdi_engine_die (h, ENOTSUP, "handshake: server is not fixed newstyle, "
+                         "so it cannot use STARTTLS, but TLS is required");
         return -1;
       }
     }
@@ -551,6 +596,11 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
     return unexpected (h, rep);
 
   case NBD_OPT_STARTTLS:
+    if (rep->type == NBD_REP_ACK && c->tls) {
+      nbdi_engine_die (h, EPROTO, "handshake: server accepted STARTTLS a second "
+                       "time, inside TLS");
+      return -1;
+    }
     if (rep->type == NBD_REP_ACK) {
       /* Nothing may follow the ACK in plaintext: the server waits for
        * our ClientHello.  Bytes already here would be an attack. */
@@ -558,16 +608,20 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
         nbdi_engine_die (h, EPROTO, "handshake: data after the STARTTLS reply");
         return -1;
       }
+      forget_before_tls (c);
       c->phase = PH_TLS_HANDSHAKE;
       return 0;
     }
     if (is_err) {
+      /* ENOTSUP whatever the server's reason, as libnbd reports it. */
       if (!opt->user && h->cfg.tls == LIBNBD_TLS_REQUIRE) {
-        nbdi_engine_die (h, nbdi_rep_errno (rep->type), "%s (TLS is required)",
+        nbdi_engine_die (h, ENOTSUP, "handshake: %s, but TLS is required",
                          opt->server_msg ? opt->server_msg : "server refused TLS");
         return -1;
       }
-      return option_done (h, nbdi_rep_errno (rep->type));
+      /* nbd_opt_starttls's completion hears what libnbd's does: the
+       * request was invalid, or else TLS is simply not on offer. */
+      return option_done (h, rep->type == NBD_REP_ERR_INVALID ? EINVAL : ENOTSUP);
     }
     return unexpected (h, rep);
 
@@ -586,7 +640,7 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
       return on_meta_context (h, payload, rep->length);
     if (rep->type == NBD_REP_ACK) {
       if (opt->code == NBD_OPT_SET_META_CONTEXT)
-        c->meta_set = true;
+        c->meta_valid = true;
       return option_done (h, 0);
     }
     if (is_err)
@@ -603,10 +657,11 @@ nbdi_option_reply (struct nbd_handle *h, const struct wire_option_reply *rep,
                          "sending the export size", wire_option_name (opt->code));
         return -1;
       }
+      nbdi_option_export_known (h);
       if (opt->code == NBD_OPT_GO) {
         c->phase = PH_TRANSMISSION;
         nbdi_set_state (h, NBDI_STATE_READY);
-        if (!c->meta_set)
+        if (!c->meta_valid)
           clear_metas (c);
         if (opt->user)
           nbdi_option_finish (h, 0);

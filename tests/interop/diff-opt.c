@@ -89,6 +89,12 @@ obs_state (const char *what, struct nbd_handle *h)
           nbd_aio_is_closed (h));
 }
 
+/* Set while nothing is requested in option mode before any export
+ * request: there nbd_can_meta_context(3) of libnbd 1.24 answers 0 where
+ * 1.14 failed with EINVAL (1.24 wins; tests/interop/optmode.c "forget"
+ * checks it), so the observation is left out. */
+static bool skip_can_meta;
+
 static void
 obs_facts (const char *when, struct nbd_handle *h)
 {
@@ -114,6 +120,8 @@ obs_facts (const char *when, struct nbd_handle *h)
     snprintf (w, sizeof w, "%s nbd_get_block_size(%d)", when, i);
     obs_int (w, nbd_get_block_size (h, i));
   }
+  if (skip_can_meta)
+    return;
   snprintf (w, sizeof w, "%s nbd_can_meta_context(base:allocation)", when);
   obs_int (w, nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION));
 }
@@ -245,7 +253,9 @@ main (void)
   obs_int ("nbd_connect_command", nbd_connect_command (h, nbdkit));
   obs_state ("after connect", h);
   obs_int ("nbd_get_handshake_flags", nbd_get_handshake_flags (h));
+  skip_can_meta = true;
   obs_facts ("negotiating", h);
+  skip_can_meta = false;
   obs_str ("negotiating nbd_get_canonical_export_name", nbd_get_canonical_export_name (h));
   obs_str ("negotiating nbd_get_export_description", nbd_get_export_description (h));
   obs_int ("negotiating nbd_connect_command again", nbd_connect_command (h, nbdkit));
@@ -295,7 +305,8 @@ main (void)
   obs_int ("nbd_set_export_name(beta)", nbd_set_export_name (h, "beta"));
   obs_int ("nbd_opt_info(beta)", nbd_opt_info (h));
   obs_int ("nbd_set_export_name(nosuch)", nbd_set_export_name (h, "nosuch"));
-  obs_int ("nbd_get_size after renaming", nbd_get_size (h));
+  /* nbd_get_size now: libnbd 1.24 forgot beta's facts with the rename,
+   * 1.14 still reports them (1.24 wins; optmode.c "forget" checks it). */
   obs_int ("nbd_opt_info(nosuch)", nbd_opt_info (h));
   /* ... and once a later INFO failed. */
   obs_facts ("after failed info", h);
@@ -364,9 +375,10 @@ main (void)
   obs_int ("no-sr nbd_connect_command", nbd_connect_command (h, nbdkit));
   obs_int ("no-sr nbd_get_structured_replies_negotiated",
            nbd_get_structured_replies_negotiated (h));
-  obs_int ("no-sr nbd_opt_list_meta_context", nbd_opt_list_meta_context (h, CTX (&c)));
-  obs_calls ("no-sr nbd_opt_list_meta_context callbacks", &c);
-  obs_state ("no-sr after list_meta_context", h);
+  /* nbd_opt_list_meta_context here: libnbd 1.14 refuses it without
+   * asking the server, 1.24 asks and the server's answer decides (1.24
+   * wins; optmode.c "forget" checks it), so it is left out. */
+  obs_state ("no-sr negotiating", h);
   nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION);
   nbd_set_export_name (h, "alpha");
   obs_int ("no-sr nbd_opt_go", nbd_opt_go (h));
@@ -404,6 +416,22 @@ main (void)
     obs_int (w, nbd_get_handshake_flags (h));
     snprintf (w, sizeof w, "flags %u", fl);
     obs_facts (w, h);
+    nbd_close (h);
+  }
+
+  /* ---- TLS required, but the server cannot or will not ---- */
+  {
+    char *old[] = { "nbdkit", "-s", "-o", "--exit-with-parent", "memory", "1M", NULL };
+    char *plain[] = { "nbdkit", "-s", "--exit-with-parent", "memory", "1M", NULL };
+    h = nbd_create ();
+    nbd_set_tls (h, LIBNBD_TLS_REQUIRE);
+    obs_int ("tls required, oldstyle nbd_connect_command", nbd_connect_command (h, old));
+    obs_state ("tls required, oldstyle", h);
+    nbd_close (h);
+    h = nbd_create ();
+    nbd_set_tls (h, LIBNBD_TLS_REQUIRE);
+    obs_int ("tls required, no tls nbd_connect_command", nbd_connect_command (h, plain));
+    obs_state ("tls required, no tls", h);
     nbd_close (h);
   }
 

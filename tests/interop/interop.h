@@ -160,6 +160,16 @@ it_path (const char *name)
   return b;
 }
 
+/* it_path (name), with any file left there by an earlier use removed
+ * (for server logs that must describe one connection). */
+static inline const char *
+it_fresh_path (const char *name)
+{
+  const char *p = it_path (name);
+  unlink (p);
+  return p;
+}
+
 /* Start argv in the background; it dies with us (PDEATHSIG). */
 static inline pid_t
 it_spawn (char **argv)

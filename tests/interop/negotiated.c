@@ -63,8 +63,6 @@ all_fail (struct nbd_handle *h, int err, const char *when)
   }
   CHECK_FAIL (nbd_get_size (h), err, "nbd_get_size");
   CHECK_FAIL (nbd_get_block_size (h, LIBNBD_SIZE_MINIMUM), err, "nbd_get_block_size");
-  CHECK_FAIL (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), err,
-              "nbd_can_meta_context");
   CHECK_FAIL_NULL (nbd_get_export_description (h), err, "nbd_get_export_description");
   CHECK_FAIL_NULL (nbd_get_canonical_export_name (h), err, "nbd_get_canonical_export_name");
 }
@@ -120,6 +118,8 @@ getters_case (void)
     it_section ("%s", e->what);
     it_print_argv ("server", e->argv);
     all_fail (h, ENOTCONN, "before connecting");
+    CHECK_FAIL (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), ENOTCONN,
+                "nbd_can_meta_context");
     CHECK_FAIL_NULL (nbd_get_protocol (h), ENOTCONN, "nbd_get_protocol");
     CHECK_OK (nbd_set_opt_mode (h, true));
     if (nbd_connect_command (h, e->argv) == -1) {
@@ -128,6 +128,10 @@ getters_case (void)
       continue;
     }
     all_fail (h, EINVAL, "negotiating, before nbd_opt_info");
+    /* nbd_can_meta_context(3) of libnbd 1.24 fails only when contexts
+     * were requested: with none, the answer is no, not an error
+     * (libnbd 1.14 still failed with EINVAL; 1.24 is the spec). */
+    CHECK_INT (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), 0);
     printf ("   known while negotiating: protocol %s, structured replies %d, "
             "extended headers %d, tls %d\n",
             nbd_get_protocol (h), nbd_get_structured_replies_negotiated (h),
@@ -172,9 +176,11 @@ getters_case (void)
     CHECK_OK (nbd_set_export_name (h, "a"));
     CHECK_OK (nbd_opt_info (h));
     CHECK_INT (nbd_get_size (h), 1024 * 1024);
-    printf ("   renaming alone keeps the facts (as libnbd does)\n");
+    /* libnbd 1.24 forgets the previous export's facts when the name
+     * changes (libnbd 1.14 kept them; 1.24 is the spec). */
+    printf ("   renaming forgets the facts of the old name\n");
     CHECK_OK (nbd_set_export_name (h, "b"));
-    CHECK_INT (nbd_get_size (h), 1024 * 1024);
+    CHECK_FAIL (nbd_get_size (h), EINVAL, "nbd_get_size");
     printf ("   INFO on \"b\" fails: the facts of \"a\" must not be reported for it\n");
     CHECK_FAIL (nbd_opt_info (h), ENOENT, "nbd_opt_info");
     CHECK_FAIL (nbd_get_size (h), EINVAL, "nbd_get_size");

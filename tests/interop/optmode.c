@@ -510,6 +510,7 @@ sr_eh_case (void)
   struct nbd_handle *h;
   struct it_calls c;
   char buf[512];
+  int r;
 
   it_section ("nbd_opt_structured_reply against nbdkit (not requested automatically)");
   h = test_create ();
@@ -521,6 +522,12 @@ sr_eh_case (void)
   CHECK_INT (nbd_opt_structured_reply (h), 1);
   CHECK_INT (nbd_get_structured_replies_negotiated (h), 1);
   CHECK (nbd_aio_is_negotiating (h));
+  /* nbd_opt_structured_reply(3) of 1.24: a second request is sent; the
+   * server's answer is returned, and never undoes the first. */
+  r = nbd_opt_structured_reply (h);
+  printf ("   a second request: nbdkit answers %d\n", r);
+  CHECK (r == 0 || r == 1);
+  CHECK_INT (nbd_get_structured_replies_negotiated (h), 1);
   CHECK_OK (nbd_opt_go (h));
   CHECK_INT (nbd_get_structured_replies_negotiated (h), 1);
   CHECK_OK (nbd_pread (h, buf, sizeof buf, 0, 0));
@@ -737,6 +744,120 @@ errors_case (void)
   }
 }
 
+/* ---- what option mode forgets (nbd_set_export_name, libnbd 1.24) ---- */
+
+/* A GO completion that records the handle's state when it runs. */
+struct go_seen {
+  struct nbd_handle *h;
+  int calls, error, ready;
+};
+
+static int
+go_seen_cb (void *ud, int *error)
+{
+  struct go_seen *g = ud;
+  g->calls++;
+  g->error = *error;
+  g->ready = nbd_aio_is_ready (g->h);
+  return 1;
+}
+
+static void
+forget_case (void)
+{
+  struct nbd_handle *h;
+  struct it_calls c;
+  const char *log = it_fresh_path ("forget.log");
+
+  /* libnbd 1.14 kept the old export's facts after a rename; 1.24 forgets
+   * them (nbd_set_export_name resets what nbd_opt_info taught), and
+   * 1.24 is the spec. */
+  it_section ("nbd_set_export_name with a new name forgets the previous export");
+  h = test_create ();
+  CHECK_OK (nbd_set_opt_mode (h, true));
+  CHECK_OK (nbd_set_full_info (h, true));
+  CHECK_OK (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION));
+  CHECK_OK (nbd_connect_command (h, it_fakesrv ("--export", "a:about a:1M",
+                                                "--export", "b::2M", NULL)));
+  CHECK_OK (nbd_set_export_name (h, "a"));
+  CHECK_OK (nbd_opt_info (h));
+  CHECK_INT (nbd_get_size (h), 1024 * 1024);
+  CHECK_INT (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), 1);
+  CHECK_STR_FREE (nbd_get_export_description (h), "about a");
+  CHECK_OK (nbd_set_export_name (h, "a"));
+  printf ("   the same name again changes nothing\n");
+  CHECK_INT (nbd_get_size (h), 1024 * 1024);
+  CHECK_INT (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), 1);
+  CHECK_OK (nbd_set_export_name (h, "b"));
+  CHECK_FAIL (nbd_get_size (h), EINVAL, "nbd_get_size");
+  CHECK_FAIL (nbd_is_read_only (h), EINVAL, "nbd_is_read_only");
+  CHECK_FAIL (nbd_can_flush (h), EINVAL, "nbd_can_flush");
+  CHECK_FAIL (nbd_get_block_size (h, LIBNBD_SIZE_PREFERRED), EINVAL, "nbd_get_block_size");
+  CHECK_FAIL_NULL (nbd_get_export_description (h), EINVAL, "nbd_get_export_description");
+  CHECK_FAIL_NULL (nbd_get_canonical_export_name (h), EINVAL,
+                   "nbd_get_canonical_export_name");
+  CHECK_FAIL (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), EINVAL,
+              "nbd_can_meta_context");
+  CHECK_OK (nbd_opt_info (h));
+  CHECK_INT (nbd_get_size (h), 2 * 1024 * 1024);
+  CHECK_STR_FREE (nbd_get_canonical_export_name (h), "b");
+  CHECK_INT (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), 1);
+  nbd_close (h);
+
+  /* nbd_can_meta_context(3) of 1.24 fails only while requested contexts
+   * lack a negotiation that went through; 1.14 wanted export facts
+   * first, and 1.24 is the spec. */
+  it_section ("nbd_can_meta_context answers after nbd_opt_set_meta_context, before any INFO");
+  h = opt_connect (it_fakesrv ("--meta-context", "base:allocation", "--meta-context", "a:1",
+                               NULL));
+  if (h) {
+    CHECK_INT (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), 0);
+    CHECK_OK (nbd_add_meta_context (h, "a:1"));
+    CHECK_FAIL (nbd_can_meta_context (h, "a:1"), EINVAL, "nbd_can_meta_context");
+    it_calls_init (&c, "set");
+    CHECK_INT (nbd_opt_set_meta_context (h, it_context_closure (&c)), 1);
+    CHECK_INT (nbd_can_meta_context (h, "a:1"), 1);
+    CHECK_INT (nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION), 0);
+    CHECK_FAIL (nbd_get_size (h), EINVAL, "nbd_get_size");
+    nbd_close (h);
+  }
+
+  /* libnbd 1.14 refused these locally without structured replies; 1.24
+   * sends them and reports the server's answer, and 1.24 is the spec. */
+  it_section ("meta context options go to the server without structured replies");
+  h = test_create ();
+  CHECK_OK (nbd_set_opt_mode (h, true));
+  CHECK_OK (nbd_set_request_structured_replies (h, false));
+  CHECK_OK (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION));
+  CHECK_OK (nbd_connect_command (h, it_fakesrv ("--log", log, NULL)));
+  CHECK_INT (nbd_get_structured_replies_negotiated (h), 0);
+  it_calls_init (&c, "list without sr");
+  CHECK_INT (nbd_opt_list_meta_context (h, it_context_closure (&c)), 1);
+  CHECK_STR (c.names, LIBNBD_CONTEXT_BASE_ALLOCATION);
+  printf ("   fakesrv wants structured replies before SET_META_CONTEXT: ERR_INVALID\n");
+  it_calls_init (&c, "set without sr");
+  CHECK_FAIL (nbd_opt_set_meta_context (h, it_context_closure (&c)), EINVAL,
+              "nbd_opt_set_meta_context");
+  CHECK (nbd_aio_is_negotiating (h));
+  CHECK (it_file_has (log, "OPT LIST_META_CONTEXT"));
+  CHECK (it_file_has (log, "OPT SET_META_CONTEXT"));
+  nbd_close (h);
+
+  it_section ("the GO completion on the NBD_OPT_EXPORT_NAME fallback sees the handle ready");
+  h = opt_connect (it_fakesrv ("--refuse", "GO=UNSUP", "--refuse", "INFO=UNSUP", NULL));
+  if (h) {
+    struct go_seen g = { .h = h, .error = -1 };
+    CHECK_OK (nbd_aio_opt_go (h, (nbd_completion_callback) { .callback = go_seen_cb,
+                                                             .user_data = &g }));
+    drive_option (h, "aio_opt_go (EXPORT_NAME fallback)");
+    CHECK_INT (g.calls, 1);
+    CHECK_INT (g.error, 0);
+    CHECK_INT (g.ready, 1);
+    CHECK (nbd_aio_is_ready (h));
+    nbd_close (h);
+  }
+}
+
 /* ---- .free ---- */
 
 static void
@@ -811,7 +932,7 @@ free_case (void)
       h = test_create ();
       CHECK_OK (nbd_set_opt_mode (h, true));
       /* Only the "sr" case needs structured replies left to negotiate;
-       * meta context options are refused without them. */
+       * the fake server refuses SET_META_CONTEXT without them. */
       CHECK_OK (nbd_set_request_structured_replies (h, k != 5));
       CHECK_OK (nbd_connect_command (h, it_fakesrv (NULL)));
       it_calls_init (&c, kinds[k]);
@@ -906,6 +1027,7 @@ main (int argc, char *argv[])
     { "sr-eh", sr_eh_case },
     { "errors", errors_case },
     { "free", free_case },
+    { "forget", forget_case },
     { NULL, NULL },
   };
   return it_main (argc, argv, cases);
