@@ -100,10 +100,11 @@ main (void)
   CHECK_INT (nbd_get_size (h), 1024 * 1024);
   nbd_close (h);
 
-  /* The same without waiting: nbd_aio_opt_starttls returns 0 at once,
-   * the completion callback gets the outcome once nbd_aio_is_connecting
-   * turns false, and GO then works over TLS. */
-  h = tls_handle (LIBNBD_TLS_ALLOW, psk, true);
+  /* TLS started by the program without waiting: with TLS left disabled
+   * nothing starts it before the handle pauses.  nbd_aio_opt_starttls
+   * returns 0 at once, the completion callback gets the outcome once
+   * nbd_aio_is_connecting turns false, and GO then works over TLS. */
+  h = tls_handle (LIBNBD_TLS_DISABLE, psk, true);
   CHECK_OK (nbd_connect_command (h, tls_server));
   int outcome = -1;
   CHECK_INT (nbd_aio_opt_starttls (h, (nbd_completion_callback) {
