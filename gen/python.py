@@ -202,6 +202,7 @@ def gen_method(c):
          "  %s ret;" % c.ret.ctype]
     o += ["  " + d for d in decls]
     o.append("")
+    o.append("  (void) self;")
     o.append("  if (!PyArg_ParseTuple (args, \"%s:%s\", %s))\n    return NULL;" % (
         fmt, c.name, ", ".join(targets)))
     o.append("  h = nbdpy_get_handle (py_h);\n  if (h == NULL)\n    goto out;")
@@ -224,10 +225,7 @@ def gen_method(c):
         o.append("  Py_END_ALLOW_THREADS")
     if c.may_fail:
         o.append("  if (ret == %s) {\n    nbdpy_raise_error ();\n    goto out;\n  }" % c.ret.err)
-    if isinstance(c.ret, RString):
-        o.append("  py_ret = %s;" % result_expr(c, sync_read_buf))
-    else:
-        o.append("  py_ret = %s;" % result_expr(c, sync_read_buf))
+    o.append("  py_ret = %s;" % result_expr(c, sync_read_buf))
     if closures:
         o.append("  goto out;")
         o.append(" out_closures:")
