@@ -6,7 +6,8 @@
  * thread's call), passes the arguments as Python objects, and an int
  * *error as a ctypes.c_int whose .value the callable may change.  A
  * callable that raises has its traceback printed and counts as having
- * returned -1; one that returns None counts as 0. */
+ * returned -1; one that returns something other than an int (None)
+ * counts as 0. */
 #include "nbdpy.h"
 
 #include <stdarg.h>
@@ -120,12 +121,14 @@ invoke (struct nbdpy_closure *data, int *error, const char *fmt, va_list ap)
   Py_DECREF (args);
   if (result == NULL)
     goto fail;
-  if (result == Py_None)
-    ret = 0;
-  else {
+  /* Like libnbd's binding, anything but an integer counts as 0. */
+  ret = 0;
+  if (PyLong_Check (result)) {
     ret = PyLong_AsLong (result);
-    if (ret == -1 && PyErr_Occurred ())
+    if (ret == -1 && PyErr_Occurred ()) {
       PyErr_Clear ();
+      ret = -1;
+    }
   }
   Py_DECREF (result);
   if (cell) {

@@ -76,4 +76,5 @@ with Nbdkit(["memory", str(SIZE)]) as srv:
         raise AssertionError("non-callable extent callback accepted")
     except TypeError:
         pass
+    h.close()
 print("ok")

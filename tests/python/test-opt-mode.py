@@ -81,4 +81,6 @@ with Nbdkit(ARGS) as srv:
     h3.set_export_name("a")
     h3.opt_go()
     assert h3.aio_is_ready()
+    for handle in (h, h2, h3):
+        handle.close()
 print("ok")
