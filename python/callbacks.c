@@ -210,16 +210,19 @@ debug_trampoline (void *user_data, const char *context, const char *msg)
   return call (user_data, NULL, "(zz)", context, msg);
 }
 
+/* Both extent callbacks get (metacontext, offset, entries, err); entry
+ * makes element i of the entries list. */
 static int
-extent_trampoline (void *user_data, const char *metacontext, uint64_t offset,
-                   uint32_t *entries, size_t nr_entries, int *error)
+call_with_entries (void *user_data, const char *metacontext, uint64_t offset,
+                   PyObject *(*entry) (const void *entries, size_t i),
+                   const void *entries, size_t nr_entries, int *error)
 {
   PyGILState_STATE gil = PyGILState_Ensure ();
   PyObject *list = PyList_New (nr_entries);
   int ret = -1;
 
   for (size_t i = 0; list && i < nr_entries; i++) {
-    PyObject *v = PyLong_FromUnsignedLong (entries[i]);
+    PyObject *v = entry (entries, i);
     if (v == NULL)
       Py_CLEAR (list);
     else
@@ -234,29 +237,37 @@ extent_trampoline (void *user_data, const char *metacontext, uint64_t offset,
   return ret;
 }
 
+/* 32-bit block status: a flat list of lengths and flags. */
+static PyObject *
+entry32 (const void *entries, size_t i)
+{
+  return PyLong_FromUnsignedLong (((const uint32_t *) entries)[i]);
+}
+
+/* 64-bit block status: a list of (length, flags) tuples. */
+static PyObject *
+entry64 (const void *entries, size_t i)
+{
+  const nbd_extent *e = (const nbd_extent *) entries + i;
+
+  return Py_BuildValue ("(KK)", (unsigned long long) e->length,
+                        (unsigned long long) e->flags);
+}
+
+static int
+extent_trampoline (void *user_data, const char *metacontext, uint64_t offset,
+                   uint32_t *entries, size_t nr_entries, int *error)
+{
+  return call_with_entries (user_data, metacontext, offset, entry32, entries,
+                            nr_entries, error);
+}
+
 static int
 extent64_trampoline (void *user_data, const char *metacontext, uint64_t offset,
                      nbd_extent *entries, size_t nr_entries, int *error)
 {
-  PyGILState_STATE gil = PyGILState_Ensure ();
-  PyObject *list = PyList_New (nr_entries);
-  int ret = -1;
-
-  for (size_t i = 0; list && i < nr_entries; i++) {
-    PyObject *v = Py_BuildValue ("(KK)", (unsigned long long) entries[i].length,
-                                 (unsigned long long) entries[i].flags);
-    if (v == NULL)
-      Py_CLEAR (list);
-    else
-      PyList_SET_ITEM (list, i, v);
-  }
-  if (list)
-    ret = call (user_data, error, "(sKN)", metacontext,
-                (unsigned long long) offset, list);
-  else
-    print_exception ();
-  PyGILState_Release (gil);
-  return ret;
+  return call_with_entries (user_data, metacontext, offset, entry64, entries,
+                            nr_entries, error);
 }
 
 static int

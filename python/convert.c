@@ -30,50 +30,22 @@ to_unsigned (PyObject *obj, unsigned long long max, unsigned long long *out)
   return 1;
 }
 
-int
-nbdpy_to_u32 (PyObject *obj, void *out)
-{
-  unsigned long long v;
-
-  if (!to_unsigned (obj, UINT32_MAX, &v))
-    return 0;
-  *(uint32_t *) out = v;
-  return 1;
-}
-
-int
-nbdpy_to_u64 (PyObject *obj, void *out)
-{
-  unsigned long long v;
-
-  if (!to_unsigned (obj, UINT64_MAX, &v))
-    return 0;
-  *(uint64_t *) out = v;
-  return 1;
-}
-
-int
-nbdpy_to_size (PyObject *obj, void *out)
-{
-  unsigned long long v;
-
-  /* Sizes become Python objects (bytearrays) too, whose size is signed. */
-  if (!to_unsigned (obj, PY_SSIZE_T_MAX, &v))
-    return 0;
-  *(size_t *) out = v;
-  return 1;
-}
-
-int
-nbdpy_to_uintptr (PyObject *obj, void *out)
-{
-  unsigned long long v;
-
-  if (!to_unsigned (obj, UINTPTR_MAX, &v))
-    return 0;
-  *(uintptr_t *) out = v;
-  return 1;
-}
+/* One "O&" converter per C integer type; sizes are capped at
+ * PY_SSIZE_T_MAX since they also size Python objects (bytearrays). */
+#define UNSIGNED_CONVERTER(name, ctype, max)            \
+  int                                                   \
+  name (PyObject *obj, void *out)                       \
+  {                                                     \
+    unsigned long long v;                               \
+    if (!to_unsigned (obj, max, &v))                    \
+      return 0;                                         \
+    *(ctype *) out = v;                                 \
+    return 1;                                           \
+  }
+UNSIGNED_CONVERTER (nbdpy_to_u32, uint32_t, UINT32_MAX)
+UNSIGNED_CONVERTER (nbdpy_to_u64, uint64_t, UINT64_MAX)
+UNSIGNED_CONVERTER (nbdpy_to_size, size_t, PY_SSIZE_T_MAX)
+UNSIGNED_CONVERTER (nbdpy_to_uintptr, uintptr_t, UINTPTR_MAX)
 
 void
 nbdpy_free_string_list (char **list)
