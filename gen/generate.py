@@ -7,7 +7,8 @@ Usage: generate.py SPEC_DIR KIND OUT_DIR   write the outputs of one kind
 
 Kinds: header (libnbd.h), lib (entry-points.c, api-impl.h, libnbd.syms,
 api-symbols.txt: name@node for the ABI test), man (nbd_<name>.3, also
-for the hand-written CORE_CALLS, documented by spec/api.py's CORE_DOCS).
+for the hand-written CORE_CALLS, documented by spec/api.py's CORE_DOCS),
+python (the Python binding's methods.c and nbd.py, see python.py).
 Files are only rewritten when their content changes, so an edit to one
 doc paragraph does not rebuild the library.
 """
@@ -19,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import model  # noqa: E402
+import python  # noqa: E402
 from model import (BufOut, Closure, Enum, Flags, RString)  # noqa: E402
 
 
@@ -450,6 +452,7 @@ def main():
                         "libnbd.syms": gen_syms(calls, const),
                         "api-symbols.txt": gen_symbol_list(calls, const)},
         "man": lambda: gen_man_pages(calls, const, core_docs),
+        "python": lambda: python.outputs(calls, const),
     }[kind]()
     for name, text in outputs.items():
         write_if_changed(os.path.join(out, name), text)

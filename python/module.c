@@ -1,0 +1,154 @@
+/* The libnbdmod extension module: handle creation and closing, errors,
+ * and the generated per-call functions (methods.c).  The `nbd` module
+ * (nbd.py) wraps it in class NBD. */
+#include "nbdpy.h"
+
+#include <string.h>
+
+PyObject *nbdpy_Error;
+PyObject *nbdpy_ClosedHandle;
+PyObject *nbdpy_c_int;
+
+static const char handle_capsule_name[] = "nbd_handle";
+
+struct nbd_handle *
+nbdpy_get_handle (PyObject *capsule)
+{
+  /* nbd.NBD.close sets the handle's capsule to None. */
+  if (capsule == Py_None) {
+    PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
+    return NULL;
+  }
+  return PyCapsule_GetPointer (capsule, handle_capsule_name);
+}
+
+/* Raise nbd.Error(message, errno) from the error the last call on this
+ * thread left behind. */
+void
+nbdpy_raise_error (void)
+{
+  const char *msg = nbd_get_error ();
+  PyObject *args = Py_BuildValue ("(si)", msg ? msg : "", nbd_get_errno ());
+
+  if (args) {
+    PyErr_SetObject (nbdpy_Error, args);
+    Py_DECREF (args);
+  }
+}
+
+static PyObject *
+nbdpy_create (PyObject *self, PyObject *args)
+{
+  struct nbd_handle *h;
+  PyObject *capsule;
+
+  (void) self;
+  if (!PyArg_ParseTuple (args, ":create"))
+    return NULL;
+  h = nbd_create ();
+  if (h == NULL) {
+    nbdpy_raise_error ();
+    return NULL;
+  }
+  capsule = PyCapsule_New (h, handle_capsule_name, NULL);
+  if (capsule == NULL)
+    nbd_close (h);
+  return capsule;
+}
+
+static PyObject *
+nbdpy_close (PyObject *self, PyObject *args)
+{
+  PyObject *capsule;
+  struct nbd_handle *h;
+
+  (void) self;
+  if (!PyArg_ParseTuple (args, "O:close", &capsule))
+    return NULL;
+  h = nbdpy_get_handle (capsule);
+  if (h == NULL)
+    return NULL;
+  /* Closing may wait for a server subprocess, and frees closures whose
+   * .free takes the GIL. */
+  Py_BEGIN_ALLOW_THREADS
+  nbd_close (h);
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
+/* is_zero (buffer, offset, size): size -1 means up to the end. */
+static PyObject *
+nbdpy_is_zero (PyObject *self, PyObject *args)
+{
+  PyObject *obj;
+  Py_ssize_t offset, size;
+  Py_buffer view;
+  bool zero = true;
+
+  (void) self;
+  if (!PyArg_ParseTuple (args, "Onn:is_zero", &obj, &offset, &size))
+    return NULL;
+  if (PyObject_GetBuffer (obj, &view, PyBUF_SIMPLE) == -1)
+    return NULL;
+  if (size == -1 && offset >= 0 && offset <= view.len)
+    size = view.len - offset;
+  if (offset < 0 || size < 0 || offset > view.len || size > view.len - offset) {
+    PyBuffer_Release (&view);
+    PyErr_SetString (PyExc_IndexError, "offset and size are outside the buffer");
+    return NULL;
+  }
+  {
+    const unsigned char *p = (const unsigned char *) view.buf + offset;
+    /* Compare the range with itself shifted by one byte once the first
+     * byte is known to be zero: memcmp is much faster than a loop. */
+    if (size > 0)
+      zero = p[0] == 0 && memcmp (p, p + 1, size - 1) == 0;
+  }
+  PyBuffer_Release (&view);
+  return PyBool_FromLong (zero);
+}
+
+static PyMethodDef core_methods[] = {
+  { "create", nbdpy_create, METH_VARARGS, NULL },
+  { "close", nbdpy_close, METH_VARARGS, NULL },
+  { "is_zero", nbdpy_is_zero, METH_VARARGS, NULL },
+  { NULL, NULL, 0, NULL }
+};
+
+static struct PyModuleDef module_def = {
+  PyModuleDef_HEAD_INIT,
+  .m_name = "libnbdmod",
+  .m_doc = "Low-level functions behind the nbd module (use nbd instead).",
+  .m_size = -1,
+  .m_methods = core_methods,
+};
+
+PyMODINIT_FUNC
+PyInit_libnbdmod (void)
+{
+  PyObject *m = NULL, *ctypes = NULL;
+
+  m = PyModule_Create (&module_def);
+  if (m == NULL)
+    return NULL;
+  if (PyModule_AddFunctions (m, nbdpy_generated_methods) == -1)
+    goto fail;
+  nbdpy_Error = PyErr_NewException ("nbd.Error", NULL, NULL);
+  nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", NULL, NULL);
+  if (nbdpy_Error == NULL || nbdpy_ClosedHandle == NULL ||
+      PyModule_AddObjectRef (m, "Error", nbdpy_Error) == -1 ||
+      PyModule_AddObjectRef (m, "ClosedHandle", nbdpy_ClosedHandle) == -1)
+    goto fail;
+  ctypes = PyImport_ImportModule ("ctypes");
+  if (ctypes == NULL)
+    goto fail;
+  nbdpy_c_int = PyObject_GetAttrString (ctypes, "c_int");
+  Py_DECREF (ctypes);
+  if (nbdpy_c_int == NULL)
+    goto fail;
+  return m;
+
+ fail:
+  Py_DECREF (m);
+  return NULL;
+}

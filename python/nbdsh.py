@@ -1,0 +1,126 @@
+'''nbdsh: an interactive Python shell (or a script runner) with the nbd
+module imported and a handle called h; see nbdsh(1).'''
+
+import argparse
+import os
+import sys
+
+import nbd
+
+BANNER = '''
+nbdsh: a Python shell for Network Block Device (NBD) servers.
+
+The module 'nbd' is imported%s.  Type help(nbd) for the API.
+'''
+
+
+class _InOrder(argparse.Action):
+    '''Keep -u/--uri and -c/--command in the order they were given, since
+    each acts on the handle the earlier ones left.'''
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        namespace.snippets.append((self.dest, value))
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog='nbdsh', description='Network Block Device (NBD) shell',
+        epilog='Please read the nbdsh(1) manual page for full usage.')
+    p.set_defaults(snippets=[])
+    p.add_argument('--base-allocation', action='store_true',
+                   help='request the "base:allocation" meta context')
+    p.add_argument('-c', '--command', action=_InOrder, dest='command',
+                   help='run a Python statement (may be used multiple '
+                   'times); "-" reads it from standard input')
+    p.add_argument('-n', action='store_true', dest='no_handle',
+                   help="do not create the implicit handle 'h'")
+    p.add_argument('--opt-mode', action='store_true',
+                   help='request opt mode during connection')
+    p.add_argument('-u', '--uri', '--connect', action=_InOrder, dest='uri',
+                   metavar='URI', help='connect to NBD URI')
+    p.add_argument('-v', '--verbose', action='store_true',
+                   help='enable verbose debugging')
+    p.add_argument('-V', '--version', action='store_true',
+                   help='display version information')
+    return p
+
+
+def _version():
+    h = nbd.NBD()
+    version = h.get_version()
+    print("nbdsh %s" % version)
+    print("%s %s" % (h.get_package_name(), version))
+    h.close()
+
+
+def shell():
+    args = _parser().parse_args()
+    if args.version:
+        _version()
+        sys.exit(0)
+    uses_handle = args.base_allocation or args.opt_mode or \
+        any(kind == 'uri' for kind, _ in args.snippets)
+    if args.no_handle and uses_handle:
+        print("error: -n option cannot be used with --base-allocation, "
+              "--opt-mode or --uri", file=sys.stderr)
+        sys.exit(1)
+    if args.verbose:
+        # Also makes handles the commands create print debug messages.
+        os.environ["LIBNBD_DEBUG"] = "1"
+
+    env = {'nbd': nbd, '__name__': '__main__'}
+    if not args.no_handle:
+        h = nbd.NBD()
+        h.set_handle_name("nbdsh")
+        if args.verbose:
+            h.set_debug(True)
+        if args.base_allocation:
+            h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+        if args.opt_mode:
+            h.set_opt_mode(True)
+        env['h'] = h
+
+    def run(kind, value):
+        if kind == 'uri':
+            env['h'].connect_uri(value)
+        else:
+            if value == '-':
+                value = sys.stdin.read()
+            exec(compile(value, '<command>', 'exec'), env, env)
+
+    if not any(kind == 'command' for kind, _ in args.snippets):
+        for kind, value in args.snippets:
+            _run_reporting_errors(run, kind, value)
+        _interact(env)
+    else:
+        for kind, value in args.snippets:
+            _run_reporting_errors(run, kind, value)
+
+
+def _run_reporting_errors(run, kind, value):
+    '''An nbd.Error ends nbdsh with its message; other exceptions keep
+    their traceback.'''
+    try:
+        run(kind, value)
+    except nbd.Error as ex:
+        print("nbdsh: command line script failed: %s" % ex.string,
+              file=sys.stderr)
+        sys.exit(1)
+
+
+def _interact(env):
+    import code
+    try:
+        import readline
+        import rlcompleter
+        readline.set_completer(rlcompleter.Completer(env).complete)
+        readline.parse_and_bind("tab: complete")
+    except ImportError:
+        pass
+    sys.ps1 = "nbd> "
+    handle = ", and there is a handle called 'h'" if 'h' in env else ""
+    code.interact(banner=BANNER % handle, local=env, exitmsg='')
+
+
+if __name__ == '__main__':
+    shell()
