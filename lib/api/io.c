@@ -105,10 +105,10 @@ tls_step (struct nbd_handle *h)
 }
 
 /* One receive: straight into the caller's buffer for big payloads; the
- * rest of a small payload into the caller's buffer and what follows into
- * rx (engine/scatter.c); else into rx.  wait: NBDI_WAIT_SOME blocks until something arrives;
- * NBDI_WAIT_ALL also takes a big payload whole in one call, however many
- * pieces the server sends it in.  Returns bytes received, 0 at EOF
+ * rest of a small payload into the caller's buffer and what follows
+ * into rx (engine/scatter.c); else into rx.  wait: NBDI_WAIT_SOME blocks
+ * until something arrives; NBDI_WAIT_ALL also takes a big payload whole
+ * in one call, however many pieces the server sends it in.  Returns bytes received, 0 at EOF
  * (handled), -1 on EAGAIN (errno) or death. */
 static ssize_t
 receive_once (struct nbd_handle *h, size_t *asked, enum nbdi_wait wait)

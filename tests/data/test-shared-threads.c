@@ -8,10 +8,10 @@
  * caller's buffer can be overwritten by another thread at any moment.
  *
  * 8 threads, each with its own handle to one nbdkit memory server on a
- * Unix socket, keep 64 aio reads and writes of 4 KiB (all small enough
- * for the scattered receive) in flight into ONE shared buffer.  nbdkit
- * answers out of order, so scattered receives mispredict all the time,
- * while the other threads rewrite the buffer.  The test's threads all
+ * Unix socket, keep 64 aio reads and writes of 4 KiB in flight into ONE
+ * shared buffer.  nbdkit answers out of order, so a client that guessed
+ * the next replies into the callers' buffers would guess wrong all the
+ * time, while the other threads rewrite the buffer.  The test's threads all
  * run on one CPU (nbdkit, started before, is left free), which makes a
  * thread switch between a receive and the parsing of its bytes likely.
  * Every command must succeed and every handle must still be ready at
