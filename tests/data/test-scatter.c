@@ -665,17 +665,17 @@ part_split (void)
   one_run (MODE_SIMPLE, 320, ARGS ("--split-reads"), plan_reads, -1);
 }
 
-/* Reads into one shared area: a third start at its beginning (the same
- * buffer), a third anywhere in it (overlapping); the rest have buffers
- * of their own and must come back exact. */
+/* Reads into one shared area: starting at its beginning (the same
+ * buffer) or anywhere in it (overlapping).  Unless all are shared, a
+ * third have buffers of their own and must come back exact. */
 static void
-plan_shared (struct run *r, uint64_t seed)
+plan_into_shared (struct run *r, uint64_t seed, bool all)
 {
   uint64_t rng = seed;
   for (int i = 0; i < r->nops; i++) {
     struct op *o = &r->ops[i];
     size_t count = pick_size (&rng);
-    int kind = rng_next (&rng) % 3;
+    int kind = all ? i % 2 : (int) (rng_next (&rng) % 3);
     if (count > SHARED / 2)
       count = SHARED / 2;
     plan_read (o, &rng, count);
@@ -684,6 +684,12 @@ plan_shared (struct run *r, uint64_t seed)
       o->shared_at = kind == 0 ? 0 : rng_next (&rng) % (SHARED - count + 1);
     }
   }
+}
+
+static void
+plan_shared (struct run *r, uint64_t seed)
+{
+  plan_into_shared (r, seed, false);
 }
 
 static void
@@ -781,16 +787,7 @@ scribble (void *arg)
 static void
 plan_all_shared (struct run *r, uint64_t seed)
 {
-  uint64_t rng = seed;
-  for (int i = 0; i < r->nops; i++) {
-    struct op *o = &r->ops[i];
-    size_t count = pick_size (&rng);
-    if (count > SHARED / 2)
-      count = SHARED / 2;
-    plan_read (o, &rng, count);
-    o->shared = true;
-    o->shared_at = i % 2 ? 0 : rng_next (&rng) % (SHARED - count + 1);
-  }
+  plan_into_shared (r, seed, true);
 }
 
 static void
