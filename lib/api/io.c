@@ -15,8 +15,6 @@
 #include "transport/tls.h"
 
 #define MAX_IOV 1024
-/* A scattered receive: two pieces per predicted reply, then the rest. */
-#define SCATTER_IOV (2 * NBDI_PLAN_MAX + 1)
 
 /* Close the connection once a disconnect has been sent and nothing is
  * left in flight. */
@@ -106,10 +104,11 @@ tls_step (struct nbd_handle *h)
   return nbdi_io_send (h);
 }
 
-/* One receive: straight into the caller's buffer for big payloads, else
- * into rx.  wait: NBDI_WAIT_SOME blocks until something arrives;
- * NBDI_WAIT_ALL also takes a big payload whole in one call, however many
- * pieces the server sends it in.  Returns bytes received, 0 at EOF
+/* One receive: straight into the caller's buffer for big payloads; the
+ * rest of a small payload into the caller's buffer and what follows
+ * into rx (engine/scatter.c); else into rx.  wait: NBDI_WAIT_SOME blocks
+ * until something arrives; NBDI_WAIT_ALL also takes a big payload whole
+ * in one call, however many pieces the server sends it in.  Returns bytes received, 0 at EOF
  * (handled), -1 on EAGAIN (errno) or death. */
 static ssize_t
 receive_once (struct nbd_handle *h, size_t *asked, enum nbdi_wait wait)
@@ -117,7 +116,7 @@ receive_once (struct nbd_handle *h, size_t *asked, enum nbdi_wait wait)
   struct nbdi_conn *c = &h->conn;
   struct nbdi_transport *t = c->transport;
   uint64_t direct = nbdi_direct_want (c);
-  struct iovec iov, scatter[SCATTER_IOV];
+  struct iovec iov, scatter[2];
   int planned = 0;
   ssize_t n;
 
@@ -130,10 +129,8 @@ receive_once (struct nbd_handle *h, size_t *asked, enum nbdi_wait wait)
       c->direct_left -= n;
     }
   }
-  else if (t->raw && (planned = nbdi_scatter_plan (h, scatter, SCATTER_IOV)) > 0) {
-    *asked = 0;
-    for (int i = 0; i < planned; i++)
-      *asked += scatter[i].iov_len;
+  else if (t->raw && (planned = nbdi_scatter_plan (h, scatter)) > 0) {
+    *asked = scatter[0].iov_len + scatter[1].iov_len;
     n = t->ops->recv (t, scatter, planned, wait ? NBDI_WAIT_SOME : NBDI_WAIT_NONE);
   }
   else {
@@ -159,10 +156,8 @@ receive_once (struct nbd_handle *h, size_t *asked, enum nbdi_wait wait)
   }
   if (n > 0) {
     c->bytes_received += n;
-    if (planned > 0 && nbdi_scatter_landed (h, n) == -1) {
-      errno = ENOMEM;           /* its only failure; the handle is dead */
-      return -1;
-    }
+    if (planned > 0)
+      nbdi_scatter_landed (h, n);
   }
   return n;
 }

@@ -211,8 +211,6 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   }
   cmd->end_seq = c->bytes_queued;
   c->chunks_sent++;
-  if (c->in_flight == 0)
-    c->expect_cookie = cmd->cookie;     /* the oldest in flight: see scatter.c */
   /* Stores are atomic: nbd_aio_in_flight reads without the lock. */
   __atomic_store_n (&c->in_flight, c->in_flight + 1, __ATOMIC_RELAXED);
   c->unsent++;
@@ -271,7 +269,6 @@ complete (struct nbd_handle *h, struct nbdi_cmd *cmd)
   if (map_find (&c->map, cmd->cookie, &at))
     map_remove_at (&c->map, at);
   __atomic_store_n (&c->in_flight, c->in_flight - 1, __ATOMIC_RELAXED);
-  c->expect_cookie = cmd->cookie + 1;
   if (is_big_read (cmd))
     c->big_reads--;
   cmd->done = true;
@@ -560,32 +557,6 @@ data_done (struct nbd_handle *h, struct nbdi_cmd *cmd)
   end_chunk (h, cmd, c->reply.flags & NBD_REPLY_FLAG_DONE);
 }
 
-void
-nbdi_read_landed (struct nbd_handle *h, struct nbdi_cmd *cmd, uint64_t got)
-{
-  struct nbdi_conn *c = &h->conn;
-
-  /* As if the header had been parsed: a read answered in one piece. */
-  c->reply = (struct wire_reply) {
-    .magic = c->extended ? NBD_EXTENDED_REPLY_MAGIC
-             : c->structured ? NBD_STRUCTURED_REPLY_MAGIC : NBD_SIMPLE_REPLY_MAGIC,
-    .flags = NBD_REPLY_FLAG_DONE,
-    .type = c->structured ? NBD_REPLY_TYPE_OFFSET_DATA : NBD_REPLY_TYPE_NONE,
-    .cookie = cmd->cookie,
-    .length = c->structured ? cmd->count + 8 : cmd->count,
-  };
-  c->reply_cmd = cmd;
-  c->data_offset = cmd->offset;
-  before_fill (cmd, cmd->offset);
-  if (got < cmd->count) {
-    c->direct = (uint8_t *) cmd->rbuf + got;
-    c->direct_left = cmd->count - got;
-    c->reply_stage = RS_DATA;
-    return;
-  }
-  data_done (h, cmd);
-}
-
 struct nbdi_cmd *
 nbdi_cmd_lookup (struct nbdi_conn *c, uint64_t cookie)
 {
@@ -601,9 +572,7 @@ nbdi_replies_at_boundary (const struct nbdi_conn *c)
 uint64_t
 nbdi_replies_lead (const struct nbdi_conn *c)
 {
-  if (c->reply_stage == RS_DATA && c->rx.start == c->rx.end
-      && (c->reply.flags & NBD_REPLY_FLAG_DONE)
-      && c->reply_cmd->cookie == c->expect_cookie)
+  if (c->reply_stage == RS_DATA && c->rx.start == c->rx.end)
     return c->direct_left;
   return 0;
 }
@@ -775,13 +744,14 @@ nbdi_replies_consume (struct nbd_handle *h)
 /* How much the driver should read into rx at once: a lot, so that many
  * small replies come in one system call; but while big reads are in
  * flight, just enough for a reply header, so that their payloads are not
- * copied twice (the rest then goes straight to the caller's buffer). */
+ * copied twice (the rest then goes straight to the caller's buffer).
+ * Only a non-data chunk must come whole. */
 size_t
 nbdi_rx_read_size (const struct nbdi_conn *c)
 {
   size_t room = c->rx.cap - c->rx.end;
 
-  if (c->big_reads && c->reply_stage == RS_HEADER && room > 4096)
+  if (c->big_reads && c->reply_stage != RS_WHOLE && room > 4096)
     return 4096;
   return room;
 }

@@ -26,9 +26,6 @@ struct nbdi_strlist {
 };
 struct nbdi_transport;
 
-/* Most replies one scattered receive predicts. */
-#define NBDI_PLAN_MAX 64
-
 /* Fine-grained phase of the engine, below the public states. */
 enum nbdi_phase {
   PH_NONE,                      /* not connected */
@@ -169,15 +166,6 @@ struct nbdi_conn {
   uint64_t data_offset;         /* OFFSET_DATA: where the data goes */
   bool disc_queued;
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
-
-  /* Scattered receive (engine/scatter.c): the reads predicted to be
-   * answered next, in order, and when to try again after a miss. */
-  uint64_t expect_cookie;       /* after the last completed command */
-  struct nbdi_cmd *plan[NBDI_PLAN_MAX];
-  size_t plan_len, plan_hsize;
-  uint64_t plan_lead;           /* bytes of a half-read payload before the plan */
-  unsigned scatter_skip, scatter_backoff;
-  size_t scatter_depth;         /* predictions to make next time */
 
   /* Death. */
   int dead_errno;

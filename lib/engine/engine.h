@@ -109,13 +109,15 @@ size_t nbdi_rx_read_size (const struct nbdi_conn *c);
 
 /* ---- scattered receive (engine/scatter.c) ---- */
 
-/* Lay out one receive that puts the predicted next replies' payloads
- * straight into their buffers: fills iov (room for max_iov) and
- * returns how many, or 0 to receive into rx as usual. */
-int nbdi_scatter_plan (struct nbd_handle *h, struct iovec *iov, int max_iov);
-/* That receive took got bytes (> 0): complete what landed and leave
- * the rest in rx for nbdi_engine_consume.  0, or -1 when dead. */
-int nbdi_scatter_landed (struct nbd_handle *h, size_t got);
+/* When the bytes due next are the rest of a payload whose header is
+ * parsed, lay out one receive that puts them straight into the caller's
+ * buffer and what follows into rx: fills iov[0] and iov[1] and returns
+ * 2; else 0, to receive into rx as usual. */
+int nbdi_scatter_plan (struct nbd_handle *h, struct iovec iov[2]);
+/* That receive took got bytes (> 0): account for the payload bytes
+ * (completing the reply when all came) and leave the rest in rx for
+ * nbdi_engine_consume. */
+void nbdi_scatter_landed (struct nbd_handle *h, size_t got);
 
 /* Transmission state after a change in commands in flight. */
 void nbdi_update_ready (struct nbd_handle *h);

@@ -16,19 +16,13 @@ struct nbdi_cmd *nbdi_cmd_lookup (struct nbdi_conn *c, uint64_t cookie);
 /* No reply is half parsed and rx holds nothing unparsed. */
 bool nbdi_replies_at_boundary (const struct nbdi_conn *c);
 
-/* Payload bytes still due for the reply being read, when that is the
- * last chunk of the oldest command in flight and rx holds nothing: they
- * come first in the stream and may be read straight to c->direct.
- * 0 otherwise. */
+/* Payload bytes still due for the reply being read when rx holds
+ * nothing: its header is parsed, so they come first in the stream and
+ * may be read straight to c->direct.  0 otherwise. */
 uint64_t nbdi_replies_lead (const struct nbdi_conn *c);
 
 /* got bytes of the payload being read landed at c->direct (from rx or
  * straight from the socket): finish the reply when all of it did. */
 void nbdi_payload_landed (struct nbd_handle *h, uint64_t got);
-
-/* A read answered in one piece (the header checked by the caller) had
- * `got` bytes of its payload land in its buffer: complete it, or go on
- * reading the rest of the payload straight into the buffer. */
-void nbdi_read_landed (struct nbd_handle *h, struct nbdi_cmd *cmd, uint64_t got);
 
 #endif
