@@ -26,30 +26,10 @@ free_message (void *p)
   free (p);
 }
 
-static bool cleanup_key_made;
-
 static void
 make_key (void)
 {
-  cleanup_key_made = pthread_key_create (&cleanup_key, free_message) == 0;
-}
-
-/* A program may dlclose the library while threads that have seen an
- * error live on.  Their key destructor would then point into unmapped
- * code, so the key goes away with the library.  The calling thread's
- * message is freed here; other threads' messages can no longer be
- * reached and are left to the process, which is what any library
- * unloaded under live threads has to accept.
- */
-__attribute__ ((destructor))
-static void
-delete_key (void)
-{
-  if (!cleanup_key_made)
-    return;
-  pthread_key_delete (cleanup_key);
-  free (last.msg);
-  last.msg = NULL;
+  pthread_key_create (&cleanup_key, free_message);
 }
 
 const char *

@@ -126,10 +126,11 @@ main (int argc, char **argv)
 
   if (dlclose (lib) != 0)
     fail ("dlclose failed");
-  /* Whether the library is really unmapped is the loader's choice; say
-   * so, because a library that stays loaded proves nothing here. */
-  if (dlopen (argv[1], RTLD_NOW | RTLD_NOLOAD) != NULL)
-    printf ("api-dlclose: note: the library stayed loaded after dlclose\n");
+  /* fastnbd is linked so that it is never unloaded, which is what keeps
+   * the threads below safe; libnbd 1.14 is unloaded and cleans up
+   * itself.  Either way is right, so this is only reported. */
+  printf ("api-dlclose: the library %s after dlclose\n",
+          dlopen (argv[1], RTLD_NOW | RTLD_NOLOAD) ? "stayed loaded" : "was unloaded");
 
   pthread_mutex_lock (&lock);
   unloaded = true;
