@@ -344,7 +344,8 @@ CONNECTS = [
      "closes it"),
     ("command", [StringList("argv")], "1.0",
      "a server started as a subprocess (argv[0] is searched in PATH) that "
-     "talks NBD on its stdin and stdout; nbd_close waits for it to exit"),
+     "talks NBD on its stdin and stdout; nbd_close waits for it to exit "
+     "(it is never killed)"),
     ("systemd_socket_activation", [StringList("argv")], "1.2",
      "a server started as a subprocess with systemd socket activation: it "
      "receives a listening Unix socket in a private directory as fd 3, with "
@@ -483,11 +484,15 @@ Start asking the server for %s without waiting.  %s %s""" % (
              what, OPT_WAIT_DOC, NULL_COMPLETION_DOC))
 
 call("opt_abort", [], RErr(), "1.4", states=NEGOTIATING, reentrant=False, doc="""
-End negotiation without using an export: send NBD_OPT_ABORT and close.""")
+End negotiation without using an export: send NBD_OPT_ABORT and close,
+without waiting for the server's answer (as libnbd).  A server that is not
+fixed newstyle cannot be sent NBD_OPT_ABORT: the handle then goes to the
+dead state without sending anything, and the call still succeeds.""")
 
 call("aio_opt_abort", [], RErr(), "1.4", states=NEGOTIATING, doc="""
-Send NBD_OPT_ABORT without waiting; the handle becomes closed
-(nbd_aio_is_closed) once the server answers or hangs up.""")
+The same as nbd_opt_abort, which does not wait for the server either: the
+handle is closed (or dead, if the server is not fixed newstyle) when the
+call returns.""")
 
 
 # ---- negotiated facts --------------------------------------------------------------
@@ -578,14 +583,33 @@ Return the process id of the server subprocess, or fail with ESRCH.""")
 
 call("shutdown", [Flags("flags", "SHUTDOWN")], RErr(), "1.0",
      states=["negotiating", "connected"], reentrant=False, doc="""
-End the connection cleanly: wait for commands in flight (unless
-LIBNBD_SHUTDOWN_ABANDON_PENDING), send NBD_CMD_DISC (NBD_OPT_ABORT while
-negotiating) and close.  Unknown flags are refused with EINVAL.""")
+End the connection cleanly.  While negotiating, send NBD_OPT_ABORT and
+close at once, as nbd_opt_abort does.  Otherwise send the commands already
+queued, then NBD_CMD_DISC, and wait until the server closes its end of the
+connection: replies to commands sent before arrive meanwhile, and the
+commands the server leaves unanswered fail with ENOTCONN.  With
+LIBNBD_SHUTDOWN_ABANDON_PENDING the queued commands not yet sent to the
+server are not sent: they fail with ENOTCONN at once; those already sent
+still get their replies.  Unknown flags are refused with EINVAL.
+
+Called from a callback running on the same handle, nbd_shutdown fails with
+EDEADLK and leaves the connection as it is.  nbd_close(3), which cannot
+fail, is ignored when called from such a callback (a debug message says
+so): the caller of the callback still uses the handle, so close it
+afterwards.  nbd_close runs no completion callback for the options and
+commands still in flight: it only calls each closure's .free, once.  It
+waits for a server started by nbd_connect_command to exit, without a time
+limit and without killing it; a server started by socket activation keeps
+listening, so nbd_close stops it with SIGTERM first.""", see_also=["nbd_close",
+                                                                 "nbd_opt_abort",
+                                                                 "nbd_aio_disconnect"])
 
 call("aio_disconnect", [Flags("flags", "CMD_FLAG", allowed=[], cmd=True)],
      RErr(), "1.0", states=["connected"], doc="""
-Queue NBD_CMD_DISC without waiting; no command may be issued afterwards,
-and the handle closes once the commands in flight are done.""")
+Queue NBD_CMD_DISC without waiting; no command may be issued afterwards.
+Replies to the commands in flight are still read; the handle closes when
+the server closes its end, and commands it left unanswered fail with
+ENOTCONN.""")
 
 # ---- data commands ----------------------------------------------------------------------
 

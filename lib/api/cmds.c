@@ -357,9 +357,17 @@ nbdi_wait_command (struct nbd_handle *h, int64_t cookie)
 
   if (cookie == -1)
     return -1;
-  if (nbdi_io_wait (h, cookie_done, &c) == -1 && !cookie_done (h, &c))
+  int r = nbdi_io_wait (h, cookie_done, &c);
+
+  if (r == -1 && !cookie_done (h, &c))
     return -1;
-  return nbdi_aio_command_completed (h, c) == 1 ? 0 : -1;
+  if (nbdi_aio_command_completed (h, c) == 1)
+    return 0;
+  /* The call that saw the connection die tells why, not just the
+   * command's ENOTCONN. */
+  if (r == -1 && nbdi_get_state (h) == NBDI_STATE_DEAD)
+    nbdi_set_dead_error (h);
+  return -1;
 }
 
 

@@ -85,12 +85,17 @@ nbd_create (void)
 void
 nbd_close (struct nbd_handle *h)
 {
+  struct nbdi_lock_frame frame;
+
   if (h == NULL)
     return;
   nbdi_set_context ("nbd_close");
-  /* Closing from a callback would free the handle under the running
-   * call: refuse (the handle stays usable) rather than crash. */
-  if (nbdi_holds_lock (h)) {
+  /* From one of the handle's own callbacks (nbd_close's too: .free runs
+   * while it tears down) the handle is still in use by the caller of the
+   * callback: ignore the call rather than free it under that caller. */
+  if (nbdi_lock (h, &frame)) {
+    if (h->cfg.debug)
+      nbdi_debug (h, "nbd_close", "ignored: called from a callback on this handle");
     nbdi_set_error (EDEADLK, "cannot close a handle from its own callback");
     return;
   }
@@ -102,6 +107,7 @@ nbd_close (struct nbd_handle *h)
   free (h->peer.path);
   nbdi_clear_debug_callback (h);
   free_settings (&h->cfg);
+  nbdi_unlock (h, &frame);
   pthread_mutex_destroy (&h->lock);
   free (h);
 }

@@ -16,19 +16,18 @@
 
 #define MAX_IOV 1024
 
-/* Close the connection once a disconnect has been sent and nothing is
- * left in flight. */
+/* Once NBD_CMD_DISC has left, shut the write side: the replies still
+ * due keep arriving, and the handle closes when the server closes its
+ * end (nbdi_engine_eof), as libnbd's does. */
 static void
 maybe_closed (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
-  if (c->disc_queued && !nbdi_tx_pending (c) && c->in_flight == 0
-      && c->phase == PH_TRANSMISSION) {
-    if (c->transport)
-      c->transport->ops->shutdown (c->transport);
-    c->phase = PH_NONE;
-    nbdi_set_state (h, NBDI_STATE_CLOSED);
+  if (c->disc_queued && !c->write_shut && !nbdi_tx_pending (c)
+      && c->phase == PH_TRANSMISSION && c->transport) {
+    c->transport->ops->shutdown (c->transport);
+    c->write_shut = true;
   }
 }
 

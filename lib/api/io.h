@@ -28,6 +28,11 @@ int nbdi_wait_command (struct nbd_handle *h, int64_t cookie);
 int nbdi_wait_option_count (struct nbd_handle *h, int r);
 int nbdi_wait_option_done (struct nbd_handle *h, int r);
 
+/* End negotiation: send NBD_OPT_ABORT as far as the socket takes it
+ * now, shut the write side and close, never waiting for the server
+ * (lib/api/shutdown.c).  0 or -1. */
+int nbdi_abort_negotiation (struct nbd_handle *h);
+
 /* Set the public error from the recorded cause of death. */
 void nbdi_set_dead_error (struct nbd_handle *h);
 

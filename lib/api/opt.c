@@ -153,7 +153,7 @@ nbdi_aio_opt_starttls (struct nbd_handle *h, nbd_completion_callback cb)
 int
 nbdi_aio_opt_abort (struct nbd_handle *h)
 {
-  return nbdi_option_abort (h);
+  return nbdi_abort_negotiation (h);
 }
 
 /* ---- sync forms ---- */
@@ -239,23 +239,10 @@ nbdi_opt_starttls (struct nbd_handle *h)
   return feature_result (h, nbdi_aio_opt_starttls (h, NBD_NULL_COMPLETION));
 }
 
-static bool
-abort_over (struct nbd_handle *h, void *arg)
-{
-  (void) arg;
-  return nbdi_state_permits (h, NBDI_GROUP_CLOSED | NBDI_GROUP_DEAD);
-}
-
+/* As in libnbd, the sync form does not wait for the server either:
+ * nothing it could answer would change the outcome. */
 int
 nbdi_opt_abort (struct nbd_handle *h)
 {
-  if (nbdi_aio_opt_abort (h) == -1)
-    return -1;
-  if (nbdi_io_wait (h, abort_over, NULL) == -1) {
-    /* A server that simply hangs up after ABORT is fine. */
-    if (nbdi_get_state (h) == NBDI_STATE_CLOSED)
-      return 0;
-    return -1;
-  }
-  return 0;
+  return nbdi_abort_negotiation (h);
 }

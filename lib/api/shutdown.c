@@ -1,9 +1,6 @@
 /* Ending a connection: nbd_shutdown, nbd_aio_disconnect, and the
  * teardown nbd_close performs. */
-#include <poll.h>
 #include <signal.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "api/internal.h"
 #include "api/io.h"
@@ -25,16 +22,6 @@ nbdi_aio_disconnect (struct nbd_handle *h, uint32_t flags)
 }
 
 static bool
-nothing_in_flight (struct nbd_handle *h, void *arg)
-{
-  (void) arg;
-  enum nbdi_state s = nbdi_get_state (h);
-
-  return h->conn.in_flight == 0
-         || (s != NBDI_STATE_READY && s != NBDI_STATE_PROCESSING);
-}
-
-static bool
 closed_or_dead (struct nbd_handle *h, void *arg)
 {
   (void) arg;
@@ -42,31 +29,39 @@ closed_or_dead (struct nbd_handle *h, void *arg)
 }
 
 int
+nbdi_abort_negotiation (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  if (nbdi_option_abort (h) == -1)
+    return -1;
+  if (nbdi_get_state (h) == NBDI_STATE_DEAD)
+    return 0;                   /* not fixed newstyle: nothing to send */
+  /* A dozen bytes into an idle socket: they leave now, or never. */
+  if (c->transport && nbdi_io_send (h) == 0)
+    c->transport->ops->shutdown (c->transport);
+  if (nbdi_get_state (h) == NBDI_STATE_DEAD)
+    return 0;
+  c->tx_first = c->tx_len = 0;
+  c->phase = PH_NONE;
+  nbdi_set_state (h, NBDI_STATE_CLOSED);
+  return 0;
+}
+
+/* Commands already queued leave before NBD_CMD_DISC (or, abandoned,
+ * never); the replies of those sent are still read, until the server
+ * closes its end. */
+int
 nbdi_shutdown (struct nbd_handle *h, uint32_t flags)
 {
   struct nbdi_conn *c = &h->conn;
 
   if (nbdi_get_state (h) == NBDI_STATE_NEGOTIATING)
-    return nbdi_opt_abort (h);
-  if (!(flags & LIBNBD_SHUTDOWN_ABANDON_PENDING))
-    if (nbdi_io_wait (h, nothing_in_flight, NULL) == -1)
-      return -1;
+    return nbdi_abort_negotiation (h);
+  if (flags & LIBNBD_SHUTDOWN_ABANDON_PENDING)
+    nbdi_cmds_abandon_unsent (h);
   if (!c->disc_queued && nbdi_cmd_disconnect (h) == -1)
     return -1;
-  if (flags & LIBNBD_SHUTDOWN_ABANDON_PENDING) {
-    /* Send the disconnect, then give up on the replies. */
-    while (nbdi_tx_pending (c) && nbdi_get_state (h) != NBDI_STATE_DEAD) {
-      struct pollfd p = { .fd = nbdi_io_fd (h), .events = POLLOUT };
-      if (nbdi_io_send (h) == -1 || (nbdi_tx_pending (c) && poll (&p, 1, -1) == -1))
-        break;
-    }
-    if (c->transport)
-      c->transport->ops->shutdown (c->transport);
-    c->phase = PH_NONE;
-    nbdi_set_state (h, NBDI_STATE_CLOSED);
-    nbdi_cmds_fail_all (h, ESHUTDOWN);
-    return 0;
-  }
   if (nbdi_io_wait (h, closed_or_dead, NULL) == -1)
     return -1;
   if (nbdi_get_state (h) == NBDI_STATE_DEAD) {
@@ -76,49 +71,36 @@ nbdi_shutdown (struct nbd_handle *h, uint32_t flags)
   return 0;
 }
 
-/* Best effort at a clean goodbye on close: NBD_CMD_DISC if the
- * connection is live, without waiting long for a slow server. */
+/* A courtesy on close: NBD_CMD_DISC (or NBD_OPT_ABORT), only when the
+ * socket is idle and only what it takes at once.  Nothing else queued
+ * is sent: the closures have been released, so the buffers of unsent
+ * writes may be gone. */
 static void
-say_goodbye (struct nbd_handle *h)
+say_goodbye (struct nbd_handle *h, enum nbdi_state s)
 {
   struct nbdi_conn *c = &h->conn;
-  enum nbdi_state s = nbdi_get_state (h);
-  struct timespec start, now;
 
-  if (c->transport == NULL)
+  if (c->transport == NULL || nbdi_tx_pending (c))
     return;
   if (s == NBDI_STATE_NEGOTIATING)
-    nbdi_option_abort (h);
-  else if ((s == NBDI_STATE_READY || s == NBDI_STATE_PROCESSING) && !c->disc_queued)
-    nbdi_cmd_disconnect (h);
-  clock_gettime (CLOCK_MONOTONIC, &start);
-  while (nbdi_tx_pending (c) && nbdi_get_state (h) != NBDI_STATE_DEAD) {
-    struct pollfd p = { .fd = c->transport->fd, .events = POLLOUT };
-    if (nbdi_io_send (h) == -1 || !nbdi_tx_pending (c))
-      break;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - start.tv_sec >= 2 || poll (&p, 1, 100) == -1)
-      break;
-  }
-}
-
-/* Wait a little for a server subprocess to exit, then insist. */
-static void
-reap_child (pid_t pid)
-{
-  for (int i = 0; i < 100; i++) {
-    if (nbdi_child_reap (pid, false))
-      return;
-    usleep (20000);
-  }
-  nbdi_child_kill (pid, SIGKILL);
-  nbdi_child_reap (pid, true);
+    nbdi_abort_negotiation (h);
+  else if ((s == NBDI_STATE_READY || s == NBDI_STATE_PROCESSING) && !c->disc_queued
+           && nbdi_cmd_disconnect (h) == 0)
+    nbdi_io_send (h);
 }
 
 void
 nbdi_connection_close (struct nbd_handle *h)
 {
-  say_goodbye (h);
+  enum nbdi_state s = nbdi_get_state (h);
+
+  /* No completion callback runs from here on, and calls that callbacks'
+   * .free make on the handle find it closed. */
+  nbdi_set_state (h, NBDI_STATE_CLOSED);
+  nbdi_engine_release_callbacks (h);
+  nbdi_set_state (h, s);
+  say_goodbye (h, s);
+  nbdi_set_state (h, NBDI_STATE_CLOSED);
   if (h->conn.transport) {
     h->conn.transport->ops->close (h->conn.transport);
     h->conn.transport = NULL;
@@ -126,8 +108,11 @@ nbdi_connection_close (struct nbd_handle *h)
   nbdi_dialer_cleanup (&h->dialer);
   nbdi_engine_free (h);
   if (h->pid > 0) {
+    /* A socket-activated server keeps listening: stop it.  One started
+     * by nbd_connect_command exits on its own once the socket closes,
+     * and may be saving data meanwhile: wait, never kill (libnbd too). */
     if (h->pid_listens)
       nbdi_child_kill (h->pid, SIGTERM);
-    reap_child (h->pid);
+    nbdi_child_reap (h->pid, true);
   }
 }

@@ -195,6 +195,7 @@ nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd)
   cmd->cookie = c->next_cookie++;
   if (ext && (cmd->type == NBD_CMD_WRITE || cmd->payload))
     flags |= NBD_CMD_FLAG_PAYLOAD_LEN;
+  cmd->start_seq = c->bytes_queued;
   hlen = wire_encode_request (cmd->hdr, ext, flags, cmd->type, cmd->cookie,
                               cmd->offset,
                               cmd->payload ? cmd->payload_len : cmd->count);
@@ -318,6 +319,64 @@ nbdi_cmds_fail_all (struct nbd_handle *h, int errnum)
         break;                  /* the map changed under us: rescan */
       }
     }
+  }
+}
+
+void
+nbdi_cmds_release (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  c->reply_cmd = NULL;
+  c->reply_stage = RS_HEADER;
+  for (size_t i = 0; c->map.slots && i <= c->map.mask; i++) {
+    struct nbdi_cmd *cmd = c->map.slots[i];
+    if (cmd) {
+      c->map.slots[i] = NULL;
+      nbdi_cmd_retire (h, cmd);
+    }
+  }
+  c->map.used = 0;
+  __atomic_store_n (&c->in_flight, 0, __ATOMIC_RELAXED);
+  c->big_reads = 0;
+}
+
+void
+nbdi_cmds_abandon_unsent (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+  uint64_t keep = 0, first_unsent = c->bytes_queued;
+  size_t i;
+
+  for (i = 0; c->map.slots && i <= c->map.mask; i++) {
+    struct nbdi_cmd *cmd = c->map.slots[i];
+    if (cmd && cmd->start_seq >= c->bytes_sent && cmd->start_seq < first_unsent)
+      first_unsent = cmd->start_seq;
+  }
+  if (first_unsent == c->bytes_queued)
+    return;
+  /* Commands leave in order, so the unsent ones are the queue's tail,
+   * starting on an iovec boundary; a queued disconnect goes again. */
+  for (i = c->tx_first; i < c->tx_len && keep < first_unsent - c->bytes_sent; i++)
+    keep += c->tx[i].iov_len;
+  c->tx_len = i;
+  if (c->tx_first == c->tx_len)
+    c->tx_first = c->tx_len = 0;
+  c->bytes_queued = first_unsent;
+  c->unsent = 0;
+  if (c->disc_queued)
+    nbdi_tx_push (c, c->disc_hdr, c->extended ? WIRE_EXTENDED_REQUEST_SIZE
+                                              : WIRE_REQUEST_SIZE);
+  for (;;) {
+    struct nbdi_cmd *cmd = NULL;
+    for (i = 0; c->map.slots && i <= c->map.mask && !cmd; i++)
+      if (c->map.slots[i] && c->map.slots[i]->start_seq >= first_unsent)
+        cmd = c->map.slots[i];
+    if (cmd == NULL)
+      break;
+    if (cmd->error == 0)
+      cmd->error = ENOTCONN;
+    complete (h, cmd);
   }
 }
 

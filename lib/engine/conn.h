@@ -92,6 +92,7 @@ struct nbdi_cmd {
   int error;                    /* first error, errno value */
   char *error_msg;              /* server's error message, if any */
   bool done;                    /* reply complete */
+  uint64_t start_seq;           /* bytes_queued before this request */
   uint64_t end_seq;             /* bytes_queued after this request */
   uint8_t hdr[WIRE_EXTENDED_REQUEST_SIZE];
   struct nbdi_cmd *next;        /* queue / completed list / free list */
@@ -165,6 +166,7 @@ struct nbdi_conn {
   int reply_stage;              /* RS_* in commands.c */
   uint64_t data_offset;         /* OFFSET_DATA: where the data goes */
   bool disc_queued;
+  bool write_shut;              /* NBD_CMD_DISC sent, write side shut */
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
 
   /* Death. */

@@ -41,13 +41,22 @@ free_info (struct nbdi_conn *c)
 }
 
 void
+nbdi_engine_release_callbacks (struct nbd_handle *h)
+{
+  struct nbdi_conn *c = &h->conn;
+
+  /* An option not marked active is released without its completion. */
+  c->opt_active = false;
+  nbdi_option_finish (h, ENOTCONN);
+  nbdi_cmds_release (h);
+}
+
+void
 nbdi_engine_free (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
-  if (c->opt_active)
-    nbdi_option_finish (h, ENOTCONN);
-  nbdi_cmds_fail_all (h, ENOTCONN);
+  nbdi_engine_release_callbacks (h);
   nbdi_cmds_free (h);
   free_info (c);
   free (c->rx.buf);
@@ -173,9 +182,11 @@ nbdi_engine_die (struct nbd_handle *h, int errnum, const char *fmt, ...)
   c->tx_first = c->tx_len = 0;
   c->direct = NULL;
   c->direct_left = 0;
+  /* The cause stays with the call that saw it (dead_errno); what was
+   * waiting for the server can only say it is gone, as libnbd does. */
   if (c->opt_active)
-    nbdi_option_finish (h, errnum);
-  nbdi_cmds_fail_all (h, errnum);
+    nbdi_option_finish (h, ENOTCONN);
+  nbdi_cmds_fail_all (h, ENOTCONN);
 }
 
 /* End of stream from the server: normal after a disconnect or abort,
@@ -185,20 +196,21 @@ nbdi_engine_eof (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
-  if (c->phase == PH_ABORT_WAIT
-      || (c->phase == PH_TRANSMISSION && c->disc_queued && c->in_flight == 0)) {
+  /* After NBD_CMD_DISC the server closing is the normal end; commands
+   * it stranded fail with ENOTCONN, as nbd_aio_in_flight(3) says. */
+  if (c->phase == PH_ABORT_WAIT || (c->phase == PH_TRANSMISSION && c->disc_queued)) {
     c->phase = PH_NONE;
     nbdi_set_state (h, NBDI_STATE_CLOSED);
     if (c->opt_active)
       nbdi_option_finish (h, 0);
-    nbdi_cmds_fail_all (h, ESHUTDOWN);
+    nbdi_cmds_fail_all (h, ENOTCONN);
     return;
   }
   if (c->phase == PH_EXPORT_NAME_REPLY)
     nbdi_engine_die (h, ENOENT, "server closed the connection: it has no "
                      "export named \"%s\"", h->cfg.export_name);
   else
-    nbdi_engine_die (h, c->phase == PH_TRANSMISSION ? ESHUTDOWN : ECONNRESET,
+    nbdi_engine_die (h, c->phase == PH_TRANSMISSION ? ENOTCONN : ECONNRESET,
                      "server closed the connection unexpectedly");
 }
 

@@ -17,6 +17,9 @@ struct nbd_handle;
 /* Allocate buffers; 0 or -1 (ENOMEM set). */
 int nbdi_engine_init (struct nbd_handle *h);
 void nbdi_engine_free (struct nbd_handle *h);
+/* Forget every option and command in flight, running only each
+ * closure's .free (nbd_close runs no completion callbacks). */
+void nbdi_engine_release_callbacks (struct nbd_handle *h);
 
 /* The socket is connected: start reading the server's greeting. */
 void nbdi_engine_start (struct nbd_handle *h);
@@ -77,7 +80,9 @@ void nbdi_option_forget_export (struct nbd_handle *h);
  * was due. */
 void nbdi_option_export_known (struct nbd_handle *h);
 
-/* Send NBD_OPT_ABORT and wait for the server to go away. */
+/* Queue NBD_OPT_ABORT (the driver sends it and closes without waiting
+ * for an answer); against a server that is not fixed newstyle nothing
+ * can be sent and the handle dies instead.  0 or -1. */
 int nbdi_option_abort (struct nbd_handle *h);
 
 /* ---- transmission (engine/commands.c) ---- */
@@ -90,6 +95,11 @@ int64_t nbdi_cmd_submit (struct nbd_handle *h, struct nbdi_cmd *cmd);
 int nbdi_replies_consume (struct nbd_handle *h);
 /* Fail every command in flight (connection died). */
 void nbdi_cmds_fail_all (struct nbd_handle *h, int errnum);
+/* Forget every command in flight, running only .free. */
+void nbdi_cmds_release (struct nbd_handle *h);
+/* LIBNBD_SHUTDOWN_ABANDON_PENDING: drop the commands not one byte of
+ * which was sent; each completes with ENOTCONN. */
+void nbdi_cmds_abandon_unsent (struct nbd_handle *h);
 /* Retire a completed command (frees its closures). */
 void nbdi_cmd_retire (struct nbd_handle *h, struct nbdi_cmd *cmd);
 /* Find a completed-but-unretired command. */

@@ -314,11 +314,17 @@ nbdi_option_abort (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
+  /* Such a server would take any option but EXPORT_NAME as an error:
+   * there is no clean way out, only hanging up (libnbd too). */
+  if (!(c->client_flags & NBD_FLAG_FIXED_NEWSTYLE)) {
+    nbdi_engine_die (h, ENOTSUP, "the server is not fixed newstyle, so "
+                     "negotiation cannot be aborted: hung up instead");
+    return 0;
+  }
   replace_option (c, NBD_OPT_ABORT);
   if (send_option (h, NBD_OPT_ABORT, NULL, 0) == -1)
     return -1;
   c->phase = PH_ABORT_WAIT;
-  nbdi_set_state (h, NBDI_STATE_OPT_PENDING);
   return 0;
 }
 

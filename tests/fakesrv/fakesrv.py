@@ -120,7 +120,11 @@ class Session:
         if isinstance(payload, str):
             payload = payload.encode('utf-8')
         magic = OPT_REPLY_MAGIC
-        kind = self.armed(('rep-bad-magic', 'rep-huge-length'), self.nopts)
+        kind = self.armed(('rep-bad-magic', 'rep-huge-length', 'rep-hang'),
+                          self.nopts)
+        if kind == 'rep-hang':
+            self.fire(kind)
+            self.wait_for_close()
         if kind == 'rep-huge-length':
             self.fire(kind)
             self.c.send(struct.pack('>QIII', magic, opt, rtype, 1 << 30))

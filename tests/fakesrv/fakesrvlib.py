@@ -65,7 +65,7 @@ EXTENT = 64 * 1024          # granularity of the fake base:allocation map
 MAX_EXTENTS = 65536         # descriptors per block status chunk
 
 HS_FAULTS = ('hs-bad-magic', 'hs-close-after-greeting',
-             'rep-bad-magic', 'rep-huge-length')
+             'rep-bad-magic', 'rep-huge-length', 'rep-hang')
 TX_FAULTS = ('bad-magic', 'unknown-cookie', 'unsolicited-reply',
              'chunk-too-long', 'data-outside-request', 'truncated-header',
              'bad-error-length', 'close-mid-payload', 'die-before-reply',
