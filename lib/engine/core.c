@@ -178,15 +178,16 @@ nbdi_engine_die (struct nbd_handle *h, int errnum, const char *fmt, ...)
   nbdi_cmds_fail_all (h, errnum);
 }
 
-/* End of stream from the server: normal after a disconnect or abort,
- * fatal otherwise. */
+/* End of stream from the server: normal after an abort, or in
+ * transmission with nothing in flight (as libnbd, the handle is then
+ * closed, not dead); fatal otherwise. */
 void
 nbdi_engine_eof (struct nbd_handle *h)
 {
   struct nbdi_conn *c = &h->conn;
 
   if (c->phase == PH_ABORT_WAIT
-      || (c->phase == PH_TRANSMISSION && c->disc_queued && c->in_flight == 0)) {
+      || (c->phase == PH_TRANSMISSION && c->in_flight == 0)) {
     c->phase = PH_NONE;
     nbdi_set_state (h, NBDI_STATE_CLOSED);
     if (c->opt_active)
