@@ -171,10 +171,13 @@ def arg_checks(c, const):
     out = []
     for a in c.args:
         if isinstance(a, Closure) and not a.optional:
+            # As in libnbd, a closure is missing only when it has neither
+            # a callback nor a .free: one with just a .free is taken, and
+            # its absent callback is never called.
             out.append(
-                "  if (%s.callback == NULL) {\n"
+                "  if (%s.callback == NULL && %s.free == NULL) {\n"
                 "    nbdi_set_error (EFAULT, \"%s.callback cannot be NULL\");\n"
-                "    goto fail_early;\n  }" % (a.name, a.name))
+                "    goto fail_early;\n  }" % (a.name, a.name, a.name))
         elif isinstance(a, Enum):
             conds = " && ".join("%s != %d" % (a.name, v) for _, v in const.ENUMS[a.group])
             out.append(

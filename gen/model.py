@@ -145,8 +145,9 @@ class Flags(Arg):
 
 
 class Closure(Arg):
-    """A callback struct passed by value.  A required closure whose
-    .callback is NULL is refused with EFAULT (its .free still runs)."""
+    """A callback struct passed by value.  A required closure with
+    neither .callback nor .free is refused with EFAULT; one with only a
+    .free is accepted (the callback is then never called)."""
 
     def __init__(self, name, cbtype, optional=False):
         super().__init__(name)

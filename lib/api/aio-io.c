@@ -19,12 +19,16 @@ nbdi_aio_get_direction (struct nbd_handle *h)
   return nbdi_engine_direction (h);
 }
 
-/* Events mean something only while a connection is in progress. */
+/* As in libnbd, an event is accepted only when the handle waits for it
+ * (nbd_aio_get_direction names it): in any other state it is refused
+ * with EINVAL and nothing happens. */
 static int
-expects_events (struct nbd_handle *h)
+expects (struct nbd_handle *h, unsigned direction, const char *event)
 {
-  if (nbdi_io_fd (h) == -1) {
-    nbdi_set_error (EINVAL, "the handle has no connection to notify about");
+  if ((nbdi_engine_direction (h) & direction) == 0) {
+    nbdi_set_error (EINVAL, "the handle does not wait for the connection to "
+                    "be %s in state %s", event,
+                    nbdi_state_name (nbdi_get_state (h)));
     return 0;
   }
   return 1;
@@ -33,7 +37,7 @@ expects_events (struct nbd_handle *h)
 int
 nbdi_aio_notify_read (struct nbd_handle *h)
 {
-  if (!expects_events (h))
+  if (!expects (h, LIBNBD_AIO_DIRECTION_READ, "readable"))
     return -1;
   if (nbdi_io_notify_read (h) == -1) {
     nbdi_set_dead_error (h);
@@ -45,7 +49,7 @@ nbdi_aio_notify_read (struct nbd_handle *h)
 int
 nbdi_aio_notify_write (struct nbd_handle *h)
 {
-  if (!expects_events (h))
+  if (!expects (h, LIBNBD_AIO_DIRECTION_WRITE, "writable"))
     return -1;
   if (nbdi_io_notify_write (h) == -1) {
     nbdi_set_dead_error (h);

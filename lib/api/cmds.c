@@ -7,6 +7,9 @@
 #include "api/io.h"
 #include "engine/engine.h"
 
+/* The largest read or write the library sends, as libnbd. */
+#define NBDI_MAX_REQUEST (64 * 1024 * 1024)
+
 /* Everything a command needs before it is queued. */
 struct request {
   uint16_t type;
@@ -73,9 +76,15 @@ check (struct nbd_handle *h, const struct request *r)
       && r->type != NBD_CMD_FLUSH
       && (r->offset % c->info.block_min || r->count % c->info.block_min))
     return refuse (EINVAL, "request is not aligned to the server's minimum block size");
-  if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE)
+  /* LIBNBD_STRICT_PAYLOAD limits what the client sends (write data) to
+   * the payload size; reads, and writes without it, may go up to the
+   * library's own limit and the server decides. */
+  if (r->type == NBD_CMD_WRITE && (strict & LIBNBD_STRICT_PAYLOAD)
       && r->count > (uint64_t) nbdi_get_block_size (h, LIBNBD_SIZE_PAYLOAD))
-    return refuse (ERANGE, "request too large for the server");
+    return refuse (ERANGE, "request too large: larger than the payload size");
+  if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE)
+      && r->count > NBDI_MAX_REQUEST)
+    return refuse (ERANGE, "request too large: larger than 64 MiB");
   if (!c->extended && r->count > UINT32_MAX)
     return refuse (ERANGE, "request too large without extended headers");
   return 0;
@@ -293,12 +302,15 @@ nbdi_aio_command_completed (struct nbd_handle *h, uint64_t cookie)
   struct nbdi_cmd *prev = NULL, *cmd = nbdi_cmd_find_done (h, cookie, &prev);
   int error;
 
-  if (cmd == NULL) {
-    if (nbdi_cmd_in_flight (h, cookie))
-      return 0;
-    nbdi_set_error (EINVAL, "invalid or already retired cookie %" PRIu64, cookie);
+  /* No command has cookie 0.  Any other cookie that is not complete
+   * answers "still in flight", even one never issued or already
+   * retired: libnbd's answer, which programs written for it expect. */
+  if (cookie == 0) {
+    nbdi_set_error (EINVAL, "invalid aio cookie 0");
     return -1;
   }
+  if (cmd == NULL)
+    return 0;
   if (prev)
     prev->next = cmd->next;
   else

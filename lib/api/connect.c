@@ -7,9 +7,12 @@
 #include "api/io.h"
 #include "engine/engine.h"
 
-/* Common tail of the aio connect calls: the dialer has a socket. */
+/* Common tail of the aio connect calls: the dialer has a socket.  A
+ * socket the library connected itself (by address) waits for the first
+ * nbd_aio_notify_write even when connect() finished at once, as in
+ * libnbd: programs that drive the connect by hand expect that event. */
 static int
-dialed (struct nbd_handle *h, int r)
+dialed_by (struct nbd_handle *h, int r, bool by_address)
 {
   struct nbdi_dialer *d = &h->dialer;
 
@@ -26,7 +29,7 @@ dialed (struct nbd_handle *h, int r)
     nbdi_dialer_cleanup (d);
     return -1;
   }
-  if (d->in_progress) {
+  if (d->in_progress || by_address) {
     h->conn.phase = PH_DIAL;
     nbdi_set_state (h, NBDI_STATE_CONNECTING);
     return 0;
@@ -38,6 +41,18 @@ dialed (struct nbd_handle *h, int r)
   return 0;
 }
 
+static int
+dialed (struct nbd_handle *h, int r)
+{
+  return dialed_by (h, r, false);
+}
+
+static int
+dialed_address (struct nbd_handle *h, int r)
+{
+  return dialed_by (h, r, true);
+}
+
 int
 nbdi_aio_connect_unix (struct nbd_handle *h, const char *path)
 {
@@ -45,7 +60,7 @@ nbdi_aio_connect_unix (struct nbd_handle *h, const char *path)
   if (nbdi_replace_string (&h->peer.path, path) == -1)
     return -1;
   nbdi_dialer_init (&h->dialer);
-  return dialed (h, nbdi_dial_unix (&h->dialer, path));
+  return dialed_address (h, nbdi_dial_unix (&h->dialer, path));
 }
 
 int
@@ -58,14 +73,14 @@ nbdi_aio_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
   if (nbdi_replace_string (&h->peer.host, host) == -1
       || nbdi_replace_string (&h->peer.port, port) == -1)
     return -1;
-  return dialed (h, nbdi_dial_tcp (&h->dialer, host, port));
+  return dialed_address (h, nbdi_dial_tcp (&h->dialer, host, port));
 }
 
 int
 nbdi_aio_connect (struct nbd_handle *h, const struct sockaddr *addr, socklen_t len)
 {
   nbdi_dialer_init (&h->dialer);
-  return dialed (h, nbdi_dial_sockaddr (&h->dialer, addr, len));
+  return dialed_address (h, nbdi_dial_sockaddr (&h->dialer, addr, len));
 }
 
 int
@@ -73,7 +88,7 @@ nbdi_aio_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
 {
   h->peer = (struct nbdi_peer) { .kind = PEER_VSOCK, .cid = cid, .vport = port };
   nbdi_dialer_init (&h->dialer);
-  return dialed (h, nbdi_dial_vsock (&h->dialer, cid, port));
+  return dialed_address (h, nbdi_dial_vsock (&h->dialer, cid, port));
 }
 
 int

@@ -1,6 +1,5 @@
 /* Settings whose rules go beyond storing a value (spec/api.py). */
 #include <ctype.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,23 +97,21 @@ nbdi_tls_verifies_peer (const struct nbd_handle *h)
 char *
 nbdi_get_tls_username (struct nbd_handle *h)
 {
-  struct passwd pw, *result = NULL;
-  char buf[4096];
-
   char login[256];
   const char *env = getenv ("LOGNAME");
+  int err;
 
   if (h->cfg.tls_username)
     return nbdi_strdup (h->cfg.tls_username);
-  /* libnbd's order first (LOGNAME, then the login name); the password
-   * entry keeps this working in containers that have neither. */
-  if (env && *env)
+  /* libnbd's rule: $LOGNAME as it is (even empty), else the login name
+   * of the session; without one (as in containers) the call fails with
+   * getlogin_r's errno rather than guessing from the password file. */
+  if (env)
     return nbdi_strdup (env);
-  if (getlogin_r (login, sizeof login) == 0)
+  err = getlogin_r (login, sizeof login);
+  if (err == 0)
     return nbdi_strdup (login);
-  if (getpwuid_r (geteuid (), &pw, buf, sizeof buf, &result) == 0 && result)
-    return nbdi_strdup (result->pw_name);
-  nbdi_set_error (ENOENT, "cannot find the name of the current user");
+  nbdi_set_error_errno (err, "getlogin_r");
   return NULL;
 }
 

@@ -238,12 +238,6 @@ nbdi_cmd_disconnect (struct nbd_handle *h)
   return 0;
 }
 
-bool
-nbdi_cmd_in_flight (struct nbd_handle *h, uint64_t cookie)
-{
-  return map_find (&h->conn.map, cookie, NULL) != NULL;
-}
-
 struct nbdi_cmd *
 nbdi_cmd_find_done (struct nbd_handle *h, uint64_t cookie, struct nbdi_cmd **prevp)
 {

@@ -189,8 +189,9 @@ nbdi_engine_die (struct nbd_handle *h, int errnum, const char *fmt, ...)
   nbdi_cmds_fail_all (h, ENOTCONN);
 }
 
-/* End of stream from the server: normal after a disconnect or abort,
- * fatal otherwise. */
+/* End of stream from the server: normal after an abort, or in
+ * transmission with nothing in flight (as libnbd, the handle is then
+ * closed, not dead); fatal otherwise. */
 void
 nbdi_engine_eof (struct nbd_handle *h)
 {
@@ -198,7 +199,8 @@ nbdi_engine_eof (struct nbd_handle *h)
 
   /* After NBD_CMD_DISC the server closing is the normal end; commands
    * it stranded fail with ENOTCONN, as nbd_aio_in_flight(3) says. */
-  if (c->phase == PH_ABORT_WAIT || (c->phase == PH_TRANSMISSION && c->disc_queued)) {
+  if (c->phase == PH_ABORT_WAIT
+      || (c->phase == PH_TRANSMISSION && (c->disc_queued || c->in_flight == 0))) {
     c->phase = PH_NONE;
     nbdi_set_state (h, NBDI_STATE_CLOSED);
     if (c->opt_active)

@@ -106,8 +106,6 @@ void nbdi_cmd_retire (struct nbd_handle *h, struct nbdi_cmd *cmd);
 struct nbdi_cmd *nbdi_cmd_find_done (struct nbd_handle *h, uint64_t cookie,
                                      struct nbdi_cmd **prev);
 void nbdi_cmds_free (struct nbd_handle *h);
-/* Whether the command with this cookie awaits its reply. */
-bool nbdi_cmd_in_flight (struct nbd_handle *h, uint64_t cookie);
 /* Queue NBD_CMD_DISC. */
 int nbdi_cmd_disconnect (struct nbd_handle *h);
 

@@ -52,7 +52,10 @@ step (struct nbd_handle *h)
   }
   if (p.revents & (POLLIN | POLLHUP | POLLERR))
     CHECK_OK (nbd_aio_notify_read (h));
-  if (p.revents & POLLOUT)
+  /* The read may have sent what was queued: as with libnbd, writability
+   * is news only while the handle still waits for it. */
+  if ((p.revents & POLLOUT)
+      && (nbd_aio_get_direction (h) & LIBNBD_AIO_DIRECTION_WRITE))
     CHECK_OK (nbd_aio_notify_write (h));
 }
 

@@ -135,7 +135,8 @@ run_pipeline (struct nbd_handle *h, const char *what, int drive)
       }
       if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
         r = nbd_aio_notify_read (h);
-      if (r >= 0 && (pfd.revents & POLLOUT))
+      if (r >= 0 && (pfd.revents & POLLOUT)
+          && (nbd_aio_get_direction (h) & LIBNBD_AIO_DIRECTION_WRITE))
         r = nbd_aio_notify_write (h);
     }
     if (r == -1) {

@@ -27,11 +27,6 @@ import sys
 # Differences between libnbd 1.14 and fastnbd that are known and reported.
 # Each entry: why the outputs differ, and whose move it is.
 KNOWN = {
-    "unknown-cookie":
-        "nbd_aio_command_completed with a cookie that does not exist or was "
-        "already retired: libnbd 1.14 answers 0 (\"still in flight\"), "
-        "fastnbd fails with EINVAL.  Deliberate in fastnbd so that a wait "
-        "loop on a bad cookie cannot spin forever; to be confirmed.",
 }
 
 
