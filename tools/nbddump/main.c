@@ -222,6 +222,8 @@ main (int argc, char **argv)
   int64_t size;
   int c, status = EXIT_FAILURE;
 
+  /* getopt names the program by argv[0] in its messages. */
+  argv[0] = (char *) TOOL;
   for (;;) {
     c = getopt_long (argc, argv, short_options, long_options, NULL);
     if (c == -1)
@@ -245,8 +247,7 @@ main (int argc, char **argv)
       }
       break;
     default:
-      fprintf (stderr, "Try '%s --help' for more information.\n", TOOL);
-      exit (EXIT_FAILURE);
+      exit (EXIT_FAILURE);  /* getopt has said what is wrong, in one line */
     }
   }
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)

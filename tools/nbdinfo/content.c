@@ -68,12 +68,12 @@ probe_content (struct nbd_handle *h, int64_t size)
   char *answer = NULL;
   int fd;
 
-  if (n == 0 || nbd_pread (h, buf, n, 0, 0) == -1)
+  if (size < 0 || (n > 0 && nbd_pread (h, buf, n, 0, 0) == -1))
     return NULL;
   fd = mkstemp (path);
   if (fd == -1)
     return NULL;
-  if (write (fd, buf, n) == (ssize_t) n)
+  if (n == 0 || write (fd, buf, n) == (ssize_t) n)
     answer = run_file_command (path);
   close (fd);
   unlink (path);

@@ -172,9 +172,7 @@ parse_options (int argc, char **argv, struct settings *s)
     case OPT_TOTALS: s->totals = true; break;
     case OPT_URI: set_mode (s, MODE_URI); break;
     default:
-      /* getopt has printed "nbdinfo: unrecognized option ..." */
-      fprintf (stderr, "Try '%s --help' for more information.\n", TOOL);
-      exit (EXIT_FAILURE);
+      exit (EXIT_FAILURE);  /* getopt has said what is wrong, in one line */
     }
   }
   if (s->list && s->mode != MODE_INFO) {
@@ -275,6 +273,8 @@ main (int argc, char **argv)
   FILE *out;
   int status = EXIT_FAILURE;
 
+  /* getopt names the program by argv[0] in its messages. */
+  argv[0] = (char *) TOOL;
   parse_options (argc, argv, &s);
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)
     exit (EXIT_FAILURE);

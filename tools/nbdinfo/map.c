@@ -336,10 +336,11 @@ print_totals (FILE *out, const char *context, const struct extent_list *l,
   struct extent_list sums = { 0 };
   char buf[64];
 
-  /* Sum per type: sort a copy by type, then merge equal neighbours. */
-  for (size_t i = 0; i < l->len; i++)
-    if (extent_list_append (&sums, 0, 0, 0) == -1)
-      return -1;
+  /* Sum per type: sort a copy by type, then add up equal neighbours. */
+  sums.v = malloc ((l->len ? l->len : 1) * sizeof *sums.v);
+  if (sums.v == NULL)
+    return -1;
+  sums.len = sums.cap = l->len;
   if (l->len)
     memcpy (sums.v, l->v, l->len * sizeof *l->v);
   qsort (sums.v, sums.len, sizeof *sums.v, compare_type);
