@@ -251,6 +251,7 @@ def test_nbdinfo_properties():
                      "pattern", "1M"],
     }
     servers.update(fakesrv_servers())
+    del servers["fakesrv-exports"]     # it has no default export
     for name, server in servers.items():
         for verb, props in PROPERTIES_114.items():
             for prop in props:
@@ -331,13 +332,13 @@ def test_nbdinfo_hostile():
     check(b"\tdescription: x\\x80y\n" in out, "invalid UTF-8 description shown as \\xNN")
 
 
-def one_line_error(rc, out, err, what):
+def one_line_error(rc, out, err, what, tool="nbdinfo"):
+    """A failure: exit status 1, nothing on stdout, and one line on
+    stderr naming the tool (the server's own lines aside)."""
     lines = [l for l in err.decode(errors="replace").splitlines()
              if not l.startswith(("nbdkit:", "qemu-nbd:"))]
-    ok = (rc not in (0, None) and out == b"" and len(lines) == 1
-          and lines[0].startswith("nbdinfo: ") or
-          (lines and lines[0].startswith("nbddump: ") and len(lines) == 1
-           and rc not in (0, None)))
+    ok = (rc == 1 and out == b"" and len(lines) == 1
+          and lines[0].startswith(tool + ": ") and len(lines[0]) > len(tool) + 10)
     if not ok:
         print("  rc=%s stdout=%r stderr=%r" % (rc, out[:200], err[:500]))
     return check(ok, what)
@@ -381,11 +382,11 @@ def test_nbdinfo_errors():
         rc, out, err = ours(argv, timeout=60)
         one_line_error(rc, out, err, what)
     rc, out, err = run([NBDDUMP, "--no-such"])
-    one_line_error(rc, out, err, "nbddump: unknown option")
+    one_line_error(rc, out, err, "nbddump: unknown option", "nbddump")
     rc, out, err = run([NBDDUMP, "-n", "12Q", "nbd://x"])
-    one_line_error(rc, out, err, "nbddump: bad --length")
+    one_line_error(rc, out, err, "nbddump: bad --length", "nbddump")
     rc, out, err = run([NBDDUMP] + sub(["false"]), timeout=60)
-    one_line_error(rc, out, err, "nbddump: subprocess that fails")
+    one_line_error(rc, out, err, "nbddump: subprocess that fails", "nbddump")
 
 
 def test_nbdinfo_debug():
@@ -452,7 +453,7 @@ def test_nbdinfo_map():
         same_as_oracle(mode + sub(short), "one extent per reply %s" % " ".join(mode))
     r, out, _ = ours(["--map"] + sub(short))
     lines = out.splitlines()
-    check(r == 0 and len(lines) == 256 and lines[0].split() == [b"0", b"4096", b"3", b"hole,zero"]
+    check(r == 0 and len(lines) == 171 and lines[0].split() == [b"0", b"4096", b"3", b"hole,zero"]
           and lines[1].split() == [b"4096", b"8192", b"0", b"data"],
           "short replies are merged: %d lines" % len(lines))
 
@@ -543,15 +544,16 @@ def test_nbddump_sparse():
     r, out, err = run([NBDDUMP] + sub(server), timeout=60)
     took = time.time() - t0
     lines = out.splitlines()
-    check(r == 0 and len(lines) == 5, "1 TiB dump: %d lines (%s)" % (len(lines), err[:200]))
+    zeroes = b"00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................|"
+    want = [b"0000000000: 73 74 61 72 74 00 00 00  00 00 00 00 00 00 00 00 |start...........|",
+            b"0000000010: " + zeroes, b"*",
+            b"fffffffcf0: 00 00 00 00 00 00 00 00  65 6e 64 00 00 00 00 00 |........end.....|",
+            b"fffffffd00: " + zeroes, b"*", b"fffffffff0: " + zeroes]
+    check(r == 0 and lines == want, "1 TiB dump layout: %r %s" % (lines, err[:200]))
     check(took < 20, "1 TiB dump took %.1f s" % took)
     reads = [l for l in open(log) if " Read " in l]
     total = sum(int(re.search(r"count=(0x[0-9a-f]+)", l).group(1), 16) for l in reads)
     check(total <= 1 << 20, "1 TiB dump read %d bytes" % total)
-    if lines:
-        check(lines[0].startswith(b"0000000000: 73 74 61 72 74 00") and
-              lines[1] == b"*" and lines[-1].startswith(b"ffffffffff0: ") is False,
-              "1 TiB dump layout: %r" % lines[:2])
     shutil.rmtree(d)
 
 
