@@ -376,6 +376,8 @@ def test_nbdinfo_errors():
         "--size with --map": ["--size", "--map"] + sub(mem),
         "subprocess that fails": sub(["false"]),
         "subprocess that does not exist": sub(["/nonexistent/server"]),
+        "qemu-nbd that cannot open its image": sub(
+            ["qemu-nbd", "-f", "qcow2", "/nonexistent/disk.qcow2"]),
         "--list on oldstyle": ["--list"] + sub([py, FAKESRV, "--oldstyle"]),
     }
     for what, argv in cases.items():
