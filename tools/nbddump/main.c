@@ -1,0 +1,280 @@
+/* nbddump: hexdump the content of a disk over NBD.  Command-line
+ * compatible with libnbd's nbddump.
+ *
+ * Block status (base:allocation) tells which regions read as zeroes;
+ * those are never read, so a mostly empty export of any size dumps at
+ * once. */
+#include "nbddump.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#include "human-size.h"
+#include "target.h"
+#include "tool-info.h"
+
+#define READ_CHUNK (1024 * 1024)
+/* A block status request for at most this much, keeping it within
+ * 32 bits and aligned for any server. */
+#define STATUS_CHUNK (UINT64_C (0xffffffff) & ~UINT64_C (0xffff))
+
+enum {
+  OPT_HELP = 256, OPT_LONG_OPTIONS, OPT_SHORT_OPTIONS, OPT_COLOR,
+  OPT_NO_COLOR,
+};
+
+static const char short_options[] = "n:V";
+static const struct option long_options[] = {
+  { "help", no_argument, NULL, OPT_HELP },
+  { "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
+  { "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
+  { "version", no_argument, NULL, 'V' },
+  { "color", no_argument, NULL, OPT_COLOR },
+  { "colors", no_argument, NULL, OPT_COLOR },
+  { "colour", no_argument, NULL, OPT_COLOR },
+  { "colours", no_argument, NULL, OPT_COLOR },
+  { "no-color", no_argument, NULL, OPT_NO_COLOR },
+  { "no-colors", no_argument, NULL, OPT_NO_COLOR },
+  { "no-colour", no_argument, NULL, OPT_NO_COLOR },
+  { "no-colours", no_argument, NULL, OPT_NO_COLOR },
+  { "length", required_argument, NULL, 'n' },
+  { "limit", required_argument, NULL, 'n' },
+  { NULL, 0, NULL, 0 },
+};
+static const char *const hidden_options[] = {
+  "long-options", "short-options", NULL,
+};
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+"\n"
+"Hexdump the content of a disk over NBD:\n"
+"\n"
+"    nbddump [--length=N] NBD-URI | [ CMD ARGS ... ]\n"
+"\n"
+"Other options:\n"
+"\n"
+"    nbddump --help\n"
+"    nbddump --version\n"
+"\n"
+"Examples:\n"
+"\n"
+"    nbddump nbd://localhost\n"
+"    nbddump -- [ qemu-nbd -r -f qcow2 file.qcow2 ]\n"
+"\n"
+"Please read the nbddump(1) manual page for full usage.\n"
+"\n");
+}
+
+static void
+report_nbd_error (void)
+{
+  const char *msg = nbd_get_error ();
+  fprintf (stderr, "%s: %s\n", TOOL, msg ? msg : "unknown error");
+}
+
+struct region {
+  uint64_t length;
+  bool zero;
+};
+
+struct status {
+  uint64_t offset, end;      /* the range asked for */
+  struct region *v;
+  size_t len, cap;
+};
+
+static int
+collect_extents (void *opaque, const char *metacontext, uint64_t offset,
+                 nbd_extent *entries, size_t nr_entries, int *error)
+{
+  struct status *s = opaque;
+  uint64_t at = offset;
+
+  (void) error;
+  if (strcmp (metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0 ||
+      offset != s->offset || s->len > 0)
+    return 0;
+  for (size_t i = 0; i < nr_entries && at < s->end; i++) {
+    uint64_t length = entries[i].length;
+    if (length == 0)
+      break;
+    if (length > s->end - at)
+      length = s->end - at;
+    if (s->len == s->cap) {
+      size_t cap = s->cap ? s->cap * 2 : 64;
+      struct region *v = realloc (s->v, cap * sizeof *v);
+      if (v == NULL)
+        return -1;
+      s->v = v;
+      s->cap = cap;
+    }
+    s->v[s->len++] = (struct region) {
+      length, (entries[i].flags & LIBNBD_STATE_ZERO) != 0
+    };
+    at += length;
+  }
+  return 0;
+}
+
+/* Reads [offset, offset+len) widened to the server's minimum block size
+ * (reads must be aligned to it) and feeds the asked-for part. */
+static int
+dump_data (struct nbd_handle *h, struct dumper *d, unsigned char *buf,
+           uint64_t offset, uint64_t len, uint64_t align, uint64_t size)
+{
+  while (len > 0) {
+    uint64_t n = len < READ_CHUNK ? len : READ_CHUNK;
+    uint64_t start = offset - offset % align;
+    uint64_t stop = offset + n;
+
+    if (stop % align)
+      stop += align - stop % align;
+    if (stop > size)
+      stop = size;
+    if (nbd_pread (h, buf, stop - start, start, 0) == -1)
+      return -1;
+    dumper_feed (d, buf + (offset - start), n);
+    offset += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int
+dump (struct nbd_handle *h, struct dumper *d, uint64_t end, uint64_t size)
+{
+  int64_t minimum = nbd_get_block_size (h, LIBNBD_SIZE_MINIMUM);
+  uint64_t align = minimum > 0 ? (uint64_t) minimum : 1;
+  bool have_status = nbd_can_meta_context (h,
+                                LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  unsigned char *buf = malloc (READ_CHUNK + 2 * align);
+  struct status s = { 0 };
+  uint64_t offset = 0;
+  int r = -1;
+
+  if (buf == NULL) {
+    fprintf (stderr, "%s: out of memory\n", TOOL);
+    return -1;
+  }
+  while (offset < end) {
+    uint64_t want = end - offset < STATUS_CHUNK ? end - offset : STATUS_CHUNK;
+    uint64_t ask = want;
+
+    /* Block status must be aligned, even where --length is not. */
+    if (ask % align)
+      ask += align - ask % align;
+    if (ask > size - offset)
+      ask = size - offset;
+
+    s.len = 0;
+    s.offset = offset;
+    s.end = offset + want;
+    if (have_status) {
+      nbd_extent64_callback cb = { .callback = collect_extents,
+                                   .user_data = &s };
+      if (nbd_block_status_64 (h, ask, offset, cb, 0) == -1)
+        goto nbd_failed;
+    }
+    if (s.len == 0) {           /* no status: everything is data */
+      if (dump_data (h, d, buf, offset, want, align, size) == -1)
+        goto nbd_failed;
+      offset += want;
+      continue;
+    }
+    for (size_t i = 0; i < s.len; i++) {
+      if (s.v[i].zero)
+        dumper_feed_zeroes (d, s.v[i].length);
+      else if (dump_data (h, d, buf, offset, s.v[i].length, align,
+                          size) == -1)
+        goto nbd_failed;
+      offset += s.v[i].length;
+    }
+  }
+  dumper_finish (d, end == size);
+  r = 0;
+  goto out;
+
+ nbd_failed:
+  fflush (d->out);
+  report_nbd_error ();
+ out:
+  free (s.v);
+  free (buf);
+  return r;
+}
+
+int
+main (int argc, char **argv)
+{
+  int color = -1;
+  uint64_t limit = UINT64_MAX;
+  struct target t;
+  struct nbd_handle *h;
+  struct dumper d;
+  int64_t size;
+  int c, status = EXIT_FAILURE;
+
+  /* getopt names the program by argv[0] in its messages. */
+  argv[0] = (char *) TOOL;
+  for (;;) {
+    c = getopt_long (argc, argv, short_options, long_options, NULL);
+    if (c == -1)
+      break;
+    switch (c) {
+    case OPT_HELP: usage (stdout); exit (EXIT_SUCCESS);
+    case OPT_LONG_OPTIONS:
+      print_long_options (long_options, hidden_options);
+      exit (EXIT_SUCCESS);
+    case OPT_SHORT_OPTIONS:
+      print_short_options (short_options);
+      exit (EXIT_SUCCESS);
+    case 'V': exit (print_version (TOOL));
+    case OPT_COLOR: color = 1; break;
+    case OPT_NO_COLOR: color = 0; break;
+    case 'n':
+      if (parse_human_size (optarg, &limit) == -1) {
+        fprintf (stderr, "%s: --length: could not parse '%s' as a size\n",
+                 TOOL, optarg);
+        exit (EXIT_FAILURE);
+      }
+      break;
+    default:
+      exit (EXIT_FAILURE);  /* getopt has said what is wrong, in one line */
+    }
+  }
+  if (target_parse (TOOL, argc, argv, optind, &t) == -1)
+    exit (EXIT_FAILURE);
+  if (color == -1)
+    color = isatty (STDOUT_FILENO);
+
+  h = nbd_create ();
+  if (h == NULL) {
+    report_nbd_error ();
+    exit (EXIT_FAILURE);
+  }
+  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
+      target_connect (h, &t) == -1 || (size = nbd_get_size (h)) == -1) {
+    report_nbd_error ();
+    nbd_close (h);
+    exit (EXIT_FAILURE);
+  }
+  dumper_init (&d, stdout, color);
+  if (dump (h, &d, limit < (uint64_t) size ? limit : (uint64_t) size,
+            (uint64_t) size) == 0)
+    status = EXIT_SUCCESS;
+  if (fflush (stdout) != 0) {
+    perror (TOOL ": stdout");
+    status = EXIT_FAILURE;
+  }
+  nbd_shutdown (h, 0);
+  nbd_close (h);
+  return status;
+}
