@@ -197,6 +197,7 @@ def gen_method(c):
          "nbdpy_%s (PyObject *self, PyObject *args)" % c.name,
          "{",
          "  PyObject *py_h;",
+         "  struct nbdpy_handle *hs;",
          "  struct nbd_handle *h;",
          "  PyObject *py_ret = NULL;",
          "  %s ret;" % c.ret.ctype]
@@ -205,12 +206,12 @@ def gen_method(c):
     o.append("  (void) self;")
     o.append("  if (!PyArg_ParseTuple (args, \"%s:%s\", %s))\n    return NULL;" % (
         fmt, c.name, ", ".join(targets)))
-    o.append("  h = nbdpy_get_handle (py_h);\n  if (h == NULL)\n    goto out;")
+    o.append("  hs = nbdpy_get_handle (py_h);\n  if (hs == NULL)\n    goto out;\n  h = hs->h;")
     o += convs
     # Closures come last: once built, they belong to the library, which
     # frees them even when the call fails.
     for a in closures:
-        o.append("  if (nbdpy_make_%s_closure (&%s, %s_fn, %s) == -1)\n    goto out_closures;"
+        o.append("  if (nbdpy_make_%s_closure (&%s, %s_fn, %s, hs) == -1)\n    goto out_closures;"
                  % (a.cbtype, a.name, a.name, "true" if a.optional else "false"))
     for b in buffers:
         comp = [a for a in closures if a.cbtype == "completion"][0]
@@ -224,8 +225,10 @@ def gen_method(c):
     if c.locked:
         o.append("  Py_END_ALLOW_THREADS")
     if c.may_fail:
-        o.append("  if (ret == %s) {\n    nbdpy_raise_error ();\n    goto out;\n  }" % c.ret.err)
-    o.append("  py_ret = %s;" % result_expr(c, sync_read_buf))
+        o.append("  if (ret == %s) {\n    nbdpy_raise_call_error (hs);\n    goto out;\n  }" % c.ret.err)
+    # A callback run by this call may have raised: the exception is
+    # re-raised here instead of the result.
+    o.append("  py_ret = nbdpy_call_result (hs, %s);" % result_expr(c, sync_read_buf))
     if closures:
         o.append("  goto out;")
         o.append(" out_closures:")

@@ -5,9 +5,10 @@
  * GIL (the library calls it with the GIL released, possibly from another
  * thread's call), passes the arguments as Python objects, and an int
  * *error as a ctypes.c_int whose .value the callable may change.  A
- * callable that raises has its traceback printed and counts as having
- * returned -1; one that returns something other than an int (None)
- * counts as 0. */
+ * callable that raises counts as having returned -1, and its exception
+ * is kept on the handle for the method whose call ran the callback to
+ * re-raise; one that returns something other than an int (None) counts
+ * as 0. */
 #include "nbdpy.h"
 
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 struct nbdpy_closure {
   PyObject *fn;                 /* NULL: an optional callback left out */
+  struct nbdpy_handle *hs;      /* where an exception of fn goes */
   bool has_view;
   Py_buffer view;
 };
@@ -50,7 +52,8 @@ nbdpy_closure_hold_buffer (void *user_data, Py_buffer *view)
 }
 
 static struct nbdpy_closure *
-closure_new (PyObject *fn, bool optional, const char *what)
+closure_new (PyObject *fn, bool optional, const char *what,
+             struct nbdpy_handle *hs)
 {
   struct nbdpy_closure *data;
 
@@ -68,25 +71,30 @@ closure_new (PyObject *fn, bool optional, const char *what)
   }
   Py_XINCREF (fn);
   data->fn = fn;
+  data->hs = hs;
   return data;
 }
 
-/* Print the pending exception without the special treatment PyErr_Print
- * gives SystemExit (which would end the process from inside the
- * library). */
-static void
-print_exception (void)
+/* Move the pending exception to the handle.  The first one a call's
+ * callbacks raise is the one its method re-raises; any later one before
+ * that is reported as unraisable rather than lost silently. */
+void
+nbdpy_keep_callback_exception (struct nbdpy_handle *hs)
 {
   PyObject *type, *value, *tb;
 
+  if (hs->callback_exception) {
+    PyErr_WriteUnraisable (NULL);
+    return;
+  }
   PyErr_Fetch (&type, &value, &tb);
   PyErr_NormalizeException (&type, &value, &tb);
   if (tb && value)
     PyException_SetTraceback (value, tb);
-  PyErr_Display (type, value, tb);
   Py_XDECREF (type);
-  Py_XDECREF (value);
   Py_XDECREF (tb);
+  hs->callback_exception = value;
+  hs->callback_thread = PyThread_get_thread_ident ();
 }
 
 /* Call data->fn with the arguments Py_BuildValue makes of fmt (a tuple
@@ -95,59 +103,63 @@ print_exception (void)
 static int
 invoke (struct nbdpy_closure *data, int *error, const char *fmt, va_list ap)
 {
-  PyObject *args, *cell = NULL, *result;
+  PyObject *args, *cell = NULL, *result = NULL;
   int ret = -1;
 
   args = Py_VaBuildValue (fmt, ap);
-  if (args == NULL)
-    goto fail;
-  if (error) {
+  if (args && error) {
     Py_ssize_t n = PyTuple_GET_SIZE (args);
     PyObject *with_cell;
 
     cell = PyObject_CallFunction (nbdpy_c_int, "i", *error);
     with_cell = cell ? PyTuple_New (n + 1) : NULL;
-    if (with_cell == NULL) {
-      Py_DECREF (args);
-      goto fail;
+    if (with_cell) {
+      for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM (with_cell, i, Py_NewRef (PyTuple_GET_ITEM (args, i)));
+      PyTuple_SET_ITEM (with_cell, n, Py_NewRef (cell));
     }
-    for (Py_ssize_t i = 0; i < n; i++)
-      PyTuple_SET_ITEM (with_cell, i, Py_NewRef (PyTuple_GET_ITEM (args, i)));
-    PyTuple_SET_ITEM (with_cell, n, Py_NewRef (cell));
-    Py_DECREF (args);
-    args = with_cell;
+    Py_SETREF (args, with_cell);
   }
-  result = PyObject_CallObject (data->fn, args);
-  Py_DECREF (args);
-  if (result == NULL)
-    goto fail;
-  /* Like libnbd's binding, anything but an integer counts as 0. */
-  ret = 0;
-  if (PyLong_Check (result)) {
-    ret = PyLong_AsLong (result);
-    if (ret == -1 && PyErr_Occurred ()) {
-      PyErr_Clear ();
-      ret = -1;
+  if (args)
+    result = PyObject_CallObject (data->fn, args);
+  Py_XDECREF (args);
+  if (result) {
+    /* Like libnbd's binding, anything but an integer counts as 0. */
+    ret = 0;
+    if (PyLong_Check (result)) {
+      ret = PyLong_AsLong (result);
+      if (ret == -1 && PyErr_Occurred ())
+        PyErr_Clear ();
     }
+    Py_DECREF (result);
   }
-  Py_DECREF (result);
+  /* The errno a callable stored before raising still counts, as it
+   * does with libnbd's binding. */
   if (cell) {
-    PyObject *value = PyObject_GetAttrString (cell, "value");
+    PyObject *type = NULL, *exc = NULL, *tb = NULL, *value;
+    bool raised = PyErr_Occurred () != NULL;
 
+    if (raised)
+      PyErr_Fetch (&type, &exc, &tb);
+    value = PyObject_GetAttrString (cell, "value");
     if (value) {
-      *error = PyLong_AsLong (value);
+      long v = PyLong_AsLong (value);
+      if (v != -1 || !PyErr_Occurred ())
+        *error = v;
       Py_DECREF (value);
     }
-    if (PyErr_Occurred ())
-      print_exception ();
+    /* The callable's own exception matters more than a broken cell. */
+    if (raised) {
+      PyErr_Clear ();
+      PyErr_Restore (type, exc, tb);
+    }
+    Py_DECREF (cell);
   }
-  Py_XDECREF (cell);
+  if (PyErr_Occurred ()) {
+    nbdpy_keep_callback_exception (data->hs);
+    ret = -1;
+  }
   return ret;
-
- fail:
-  print_exception ();
-  Py_XDECREF (cell);
-  return -1;
 }
 
 static int
@@ -179,12 +191,12 @@ chunk_trampoline (void *user_data, const void *subbuf, size_t count,
    * error instead of stale bytes. */
   view = PyMemoryView_FromMemory ((char *) subbuf, count, PyBUF_READ);
   if (view == NULL)
-    print_exception ();
+    nbdpy_keep_callback_exception (data->hs);
   else {
     ret = call (data, error, "(OKI)", view, (unsigned long long) offset, status);
     released = PyObject_CallMethod (view, "release", NULL);
     if (released == NULL)
-      print_exception ();
+      nbdpy_keep_callback_exception (data->hs);
     Py_XDECREF (released);
     Py_DECREF (view);
   }
@@ -213,7 +225,8 @@ debug_trampoline (void *user_data, const char *context, const char *msg)
 /* Both extent callbacks get (metacontext, offset, entries, err); entry
  * makes element i of the entries list. */
 static int
-call_with_entries (void *user_data, const char *metacontext, uint64_t offset,
+call_with_entries (struct nbdpy_closure *data, const char *metacontext,
+                   uint64_t offset,
                    PyObject *(*entry) (const void *entries, size_t i),
                    const void *entries, size_t nr_entries, int *error)
 {
@@ -229,10 +242,10 @@ call_with_entries (void *user_data, const char *metacontext, uint64_t offset,
       PyList_SET_ITEM (list, i, v);
   }
   if (list)
-    ret = call (user_data, error, "(sKN)", metacontext,
+    ret = call (data, error, "(sKN)", metacontext,
                 (unsigned long long) offset, list);
   else
-    print_exception ();
+    nbdpy_keep_callback_exception (data->hs);
   PyGILState_Release (gil);
   return ret;
 }
@@ -285,9 +298,9 @@ context_trampoline (void *user_data, const char *name)
 #define MAKE_CLOSURE(type)                                              \
   int                                                                   \
   nbdpy_make_##type##_closure (nbd_##type##_callback *cb, PyObject *fn, \
-                               bool optional)                           \
+                               bool optional, struct nbdpy_handle *hs)  \
   {                                                                     \
-    struct nbdpy_closure *data = closure_new (fn, optional, #type);     \
+    struct nbdpy_closure *data = closure_new (fn, optional, #type, hs); \
     if (data == NULL)                                                   \
       return -1;                                                        \
     cb->callback = type##_trampoline;                                   \

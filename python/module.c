@@ -11,7 +11,7 @@ PyObject *nbdpy_c_int;
 
 static const char handle_capsule_name[] = "nbd_handle";
 
-struct nbd_handle *
+struct nbdpy_handle *
 nbdpy_get_handle (PyObject *capsule)
 {
   /* nbd.NBD.close sets the handle's capsule to None. */
@@ -22,57 +22,132 @@ nbdpy_get_handle (PyObject *capsule)
   return PyCapsule_GetPointer (capsule, handle_capsule_name);
 }
 
-/* Raise nbd.Error(message, errno) from the error the last call on this
+/* Raise exc (a reference taken over) with the traceback it already has,
+ * which leads into the callback. */
+static void
+restore_exception (PyObject *exc)
+{
+  PyErr_Restore (Py_NewRef ((PyObject *) Py_TYPE (exc)), exc,
+                 PyException_GetTraceback (exc));
+}
+
+/* Take the exception a callback raised on this thread, or NULL. */
+static PyObject *
+take_callback_exception (struct nbdpy_handle *hs)
+{
+  PyObject *exc = hs->callback_exception;
+
+  if (exc == NULL || hs->callback_thread != PyThread_get_thread_ident ())
+    return NULL;
+  hs->callback_exception = NULL;
+  return exc;
+}
+
+/* Build nbd.Error(message, errno) from the error the last call on this
  * thread left behind. */
+static PyObject *
+new_error (void)
+{
+  const char *msg = nbd_get_error ();
+
+  return PyObject_CallFunction (nbdpy_Error, "(si)", msg ? msg : "",
+                                nbd_get_errno ());
+}
+
 void
 nbdpy_raise_error (void)
 {
-  const char *msg = nbd_get_error ();
-  PyObject *args = Py_BuildValue ("(si)", msg ? msg : "", nbd_get_errno ());
+  PyObject *err = new_error ();
 
-  if (args) {
-    PyErr_SetObject (nbdpy_Error, args);
-    Py_DECREF (args);
+  if (err) {
+    PyErr_SetObject (nbdpy_Error, err);
+    Py_DECREF (err);
   }
+}
+
+/* A call failed.  Programs written for libnbd catch nbd.Error (with the
+ * errno the callback left in its error cell) when a callback made the
+ * command fail, so that is what is raised; the callback's own exception
+ * rides along as its __cause__ and shows in the traceback. */
+void
+nbdpy_raise_call_error (struct nbdpy_handle *hs)
+{
+  PyObject *cause = take_callback_exception (hs);
+  PyObject *err = new_error ();
+
+  if (err == NULL) {
+    Py_XDECREF (cause);
+    return;
+  }
+  if (cause)
+    PyException_SetCause (err, cause);
+  PyErr_SetObject (nbdpy_Error, err);
+  Py_DECREF (err);
+}
+
+PyObject *
+nbdpy_reraise_callback_exception (struct nbdpy_handle *hs, PyObject *result)
+{
+  PyObject *exc = take_callback_exception (hs);
+
+  if (exc == NULL)
+    return result;
+  Py_XDECREF (result);
+  restore_exception (exc);
+  return NULL;
 }
 
 static PyObject *
 nbdpy_create (PyObject *self, PyObject *args)
 {
-  struct nbd_handle *h;
+  struct nbdpy_handle *hs;
   PyObject *capsule;
 
   (void) self;
   if (!PyArg_ParseTuple (args, ":create"))
     return NULL;
-  h = nbd_create ();
-  if (h == NULL) {
+  hs = PyMem_Calloc (1, sizeof *hs);
+  if (hs == NULL)
+    return PyErr_NoMemory ();
+  hs->h = nbd_create ();
+  if (hs->h == NULL) {
     nbdpy_raise_error ();
+    PyMem_Free (hs);
     return NULL;
   }
-  capsule = PyCapsule_New (h, handle_capsule_name, NULL);
-  if (capsule == NULL)
-    nbd_close (h);
+  capsule = PyCapsule_New (hs, handle_capsule_name, NULL);
+  if (capsule == NULL) {
+    nbd_close (hs->h);
+    PyMem_Free (hs);
+  }
   return capsule;
 }
 
 static PyObject *
 nbdpy_close (PyObject *self, PyObject *args)
 {
-  PyObject *capsule;
-  struct nbd_handle *h;
+  PyObject *capsule, *exc;
+  struct nbdpy_handle *hs;
 
   (void) self;
   if (!PyArg_ParseTuple (args, "O:close", &capsule))
     return NULL;
-  h = nbdpy_get_handle (capsule);
-  if (h == NULL)
+  hs = nbdpy_get_handle (capsule);
+  if (hs == NULL)
     return NULL;
   /* Closing may wait for a server subprocess, and frees closures whose
    * .free takes the GIL. */
   Py_BEGIN_ALLOW_THREADS
-  nbd_close (h);
+  nbd_close (hs->h);
   Py_END_ALLOW_THREADS
+  /* An exception no method took (one raised on another thread) has no
+   * caller left to reach. */
+  exc = hs->callback_exception;
+  if (exc) {
+    restore_exception (exc);
+    PyErr_WriteUnraisable (capsule);
+  }
+  PyMem_Free (hs);
   Py_RETURN_NONE;
 }
 

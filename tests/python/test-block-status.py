@@ -49,7 +49,7 @@ with Nbdkit(["memory", str(SIZE)]) as srv:
 
     # An extent callback returning -1 fails the command with the errno it
     # left in the cell; one that raises counts as -1 with EPROTO (its
-    # traceback goes to stderr).
+    # exception is the nbd.Error's cause).
     def refuse(metacontext, offset, entries, err):
         err.value = errno.EPERM
         return -1

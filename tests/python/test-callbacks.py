@@ -69,28 +69,35 @@ with Nbdkit(["memory", "1M"]) as srv:
     assert sys.getrefcount(chunk) == base
     assert sys.getrefcount(completion) == cbase
 
-    # A raising callable: traceback on stderr, the command fails with
-    # EPROTO, nothing propagates and the process goes on.  SystemExit is
-    # treated the same (it must not end the process from inside the
-    # library).
+    # A raising callable: the command fails with EPROTO and the
+    # callable's exception is the nbd.Error's cause (test-callback-
+    # exceptions.py covers every kind).  SystemExit is carried the same
+    # way: it must not end the process from inside the library.
     def raises(*args):
         raise RuntimeError("chunk callback failed on purpose")
 
-    expect_error("EPROTO", h.pread_structured, 512, 0, raises)
+    ex = expect_error("EPROTO", h.pread_structured, 512, 0, raises)
+    assert isinstance(ex.__cause__, RuntimeError), ex.__cause__
 
     def exits(*args):
         sys.exit(3)
 
-    expect_error("EPROTO", h.pread_structured, 512, 0, exits)
+    ex = expect_error("EPROTO", h.pread_structured, 512, 0, exits)
+    assert isinstance(ex.__cause__, SystemExit), ex.__cause__
 
     # A completion that raises counts as -1 (the command stays
-    # unretired) and the program can still retire it.
+    # unretired): poll raises its exception, and the program can still
+    # retire the command.
     def completion_raises(err):
         raise KeyError("completion failed on purpose")
 
     cookie = h.aio_pread(nbd.Buffer(512), 0, completion_raises)
-    while h.aio_in_flight() > 0:
-        h.poll(-1)
+    try:
+        while h.aio_in_flight() > 0:
+            h.poll(-1)
+        raise AssertionError("the completion's KeyError did not propagate")
+    except KeyError:
+        pass
     h.aio_command_completed(cookie)
 
     # Return values that are not integers count as 0 (success).
