@@ -168,6 +168,13 @@ for mode in "" "--synchronous"; do
   else
     fail "$m read error: status $st, $(cat "$T/err")"
   fi
+  # The server dying in the middle: the same, never a short copy.
+  dies="if [ \$4 -ge $FAILAT ]; then kill -9 \$PPID; sleep 1; exit 1; fi; head -c \$3 /dev/zero"
+  "$NBDCOPY" $mode -- [ nbdkit eval get_size="echo $SIZE" pread="$dies" ] \
+    "$T/out.img" 2>"$T/err"
+  st=$?
+  [ $st -ne 0 ] && grep -qE '^nbdcopy: read at offset [0-9]+ failed' "$T/err" \
+    && pass "$m server dies" || fail "$m server dies: status $st, $(cat "$T/err")"
   writefail="if [ \$4 -ge 2097152 ]; then echo 'EIO injected' >&2; exit 1; fi; cat >/dev/null"
   "$NBDCOPY" $mode -- [ nbdkit pattern 8M ] \
     [ nbdkit eval get_size='echo 8388608' pwrite="$writefail" can_write='exit 0' ] \

@@ -237,6 +237,34 @@ write_done (struct worker *w, struct slot *s)
   atomic_store (&s->state, SLOT_FREE);
 }
 
+/* A connection that fails as a whole takes every request in flight on
+ * it: the message names the lowest offset among them, so that the user
+ * knows where the copy stopped. */
+static void
+report_lost_connection (struct worker *w, bool destination)
+{
+  int in_flight = destination ? SLOT_WRITING : SLOT_READING;
+  int failed_done = destination ? SLOT_WRITE_DONE : SLOT_READ_DONE;
+  uint64_t lowest = UINT64_MAX;
+  char message[1024];
+
+  /* The library may already have failed the requests in flight. */
+  for (unsigned i = 0; i < w->nslots; i++) {
+    const struct slot *s = &w->slots[i];
+    int state = atomic_load (&s->state);
+    if ((state == in_flight || (state == failed_done && s->error)) &&
+        s->offset < lowest)
+      lowest = s->offset;
+  }
+  if (lowest == UINT64_MAX)
+    snprintf (message, sizeof message, "%s", nbd_get_error ());
+  else
+    snprintf (message, sizeof message, "%s at offset %" PRIu64
+              " failed: %s", destination ? "write" : "read", lowest,
+              nbd_get_error ());
+  fail_message (message);
+}
+
 static int
 wait_for_handles (struct worker *w)
 {
@@ -268,9 +296,8 @@ wait_for_handles (struct worker *w)
     else if (fds[i].revents & POLLOUT)
       r = nbd_aio_notify_write (hs[i]);
     if (r == -1) {
-      char message[1024];
-      snprintf (message, sizeof message, "%s", nbd_get_error ());
-      fail_message (message);
+      report_lost_connection (w, hs[i] == w->dst->handles[w->conn] &&
+                                 w->dst->kind == ENDPOINT_NBD);
       return -1;
     }
   }
