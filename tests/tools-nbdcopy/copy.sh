@@ -67,7 +67,7 @@ for mode in "" "--synchronous"; do
 
   serve src file "$REF"
   copy_ok "$m URI -C 4 -> file" "$REF" "$T/out.img" \
-    $mode -C 4 -- "$URI" "$T/out.img"
+    $mode -C 4 -T 4 -- "$URI" "$T/out.img"
   copy_ok "$m URI --no-extents -> file" "$REF" "$T/out.img" \
     $mode --no-extents -- "$URI" "$T/out.img"
 
@@ -78,7 +78,7 @@ for mode in "" "--synchronous"; do
   garbage "$T/dst.img" "$SIZE"
   serve dst file "$T/dst.img"
   copy_ok "$m URI -> URI -C 4 (holes zeroed)" "$REF" "$T/dst.img" \
-    $mode -C 4 -- "nbd+unix:///?socket=$T/src.sock" "$URI"
+    $mode -C 4 -T 4 -- "nbd+unix:///?socket=$T/src.sock" "$URI"
 
   garbage "$T/dst.img" "$SIZE"
   copy_ok "$m qemu-nbd -> qemu-nbd" "$REF" "$T/dst.img" \

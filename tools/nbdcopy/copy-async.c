@@ -100,8 +100,9 @@ take_segment (struct worker *w)
 }
 
 /* Starts the write (or zero request) of a slot whose bytes are known.
- * The slot ends in SLOT_WRITING, SLOT_WRITE_DONE or, for nothing to
- * do, SLOT_WRITE_DONE at once. */
+ * An NBD request leaves the slot in SLOT_WRITING until its callback;
+ * a local write, or a zero run the destination already holds, finishes
+ * here and leaves it in SLOT_WRITE_DONE. */
 static void
 start_write (struct worker *w, struct slot *s, bool zero)
 {

@@ -212,8 +212,12 @@ endpoint_close (struct endpoint *ep)
     free (ep->caches[i].extents);
   }
   ep->connections = 0;
-  if (ep->kind == ENDPOINT_FILE && ep->fd >= 0)
-    close (ep->fd);
+  if (ep->kind == ENDPOINT_FILE) {
+    for (int i = 0; i < MAX_CONNECTIONS; i++)
+      free (ep->caches[i].extents);
+    if (ep->fd >= 0)
+      close (ep->fd);
+  }
 }
 
 static const char *
@@ -343,6 +347,40 @@ file_extent (struct endpoint *ep, uint64_t offset, uint64_t max,
   return 0;
 }
 
+/* SEEK_HOLE can cost time in proportion to the data before the hole
+ * (ext4 walks the page cache of a file just written), so each extent a
+ * file reports is remembered and used up before asking again. */
+static int
+cached_file_extent (struct endpoint *ep, int conn, uint64_t offset,
+                    uint64_t max, struct extent *out)
+{
+  struct extent_cache *cache = &ep->caches[conn];
+
+  if (cache->extents == NULL) {
+    cache->extents = malloc (sizeof *cache->extents);
+    if (cache->extents == NULL) {
+      perror (TOOL);
+      return -1;
+    }
+    cache->capacity = 1;
+  }
+  struct extent *e = cache->extents;
+  if (cache->count == 0 || offset < e->offset ||
+      offset >= e->offset + e->length) {
+    /* Asked up to the end of the file, not just max, so that one answer
+     * serves all the requests of a long extent. */
+    if (file_extent (ep, offset, (uint64_t) ep->size - offset, e) == -1)
+      return -1;
+    cache->count = 1;
+  }
+  out->offset = offset;
+  out->length = e->offset + e->length - offset;
+  if (out->length > max)
+    out->length = max;
+  out->zero = e->zero;
+  return 0;
+}
+
 int
 endpoint_extent (struct endpoint *ep, int conn, uint64_t offset,
                  uint64_t max, struct extent *out)
@@ -350,7 +388,7 @@ endpoint_extent (struct endpoint *ep, int conn, uint64_t offset,
   if (ep->has_extents && ep->kind == ENDPOINT_NBD)
     return nbd_source_extent (ep, conn, offset, max, out);
   if (ep->has_extents && ep->kind == ENDPOINT_FILE)
-    return file_extent (ep, offset, max, out);
+    return cached_file_extent (ep, conn, offset, max, out);
   *out = (struct extent) { .offset = offset, .length = max, .zero = false };
   return 0;
 }

@@ -186,8 +186,18 @@ choose_connections (const struct endpoint *src, const struct endpoint *dst,
 {
   int n = (int) (opts.connections < MAX_CONNECTIONS ? opts.connections
                                                     : MAX_CONNECTIONS);
+  unsigned threads = opts.threads;
+
   if (synchronous)
     return 1;
+  /* One thread per connection, and no more threads than processors
+   * unless -T asks: more only take turns on the same cores. */
+  if (threads == 0) {
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    threads = cpus > 0 ? (unsigned) cpus : 1;
+  }
+  if ((unsigned) n > threads)
+    n = (int) threads;
   if ((src->kind == ENDPOINT_NBD && !src->can_multi_conn) ||
       (dst->kind == ENDPOINT_NBD && !dst->can_multi_conn))
     return 1;
