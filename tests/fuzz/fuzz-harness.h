@@ -2378,11 +2378,14 @@ fz_check_unmutated (struct fz_iter *it)
       went = true;
   if (went)
     ICHECK (it, it->reached_ready, "valid transcript, yet the handle never became ready");
-  /* NBD_OPT_ABORT cannot be sent to a server that is not fixed
-   * newstyle: aborting then ends in the dead state, as in libnbd. */
+  /* NBD_OPT_ABORT cannot be sent unless both sides speak fixed
+   * newstyle (the server's greeting and the client's handshake flags):
+   * aborting then ends in the dead state, as in libnbd. */
+  bool unfixed = it->srv.cfg.style == 1
+                 || (it->cl.hs_flags & LIBNBD_HANDSHAKE_FLAG_FIXED_NEWSTYLE) == 0;
   bool abort_unfixed = false;
   for (int i = 0; i < it->nopts; i++)
-    if (it->opts[i].type == O_ABORT && it->srv.cfg.style == 1)
+    if (it->opts[i].type == O_ABORT && unfixed)
       abort_unfixed = true;
   ICHECK (it, !it->ended_dead || abort_unfixed, "valid transcript, yet the handle died");
   for (int i = 0; i < it->ncmds; i++) {
