@@ -493,9 +493,15 @@ on_block_status (struct nbd_handle *h, struct nbdi_cmd *cmd, const uint8_t *p,
 
   if (cmd->type != NBD_CMD_BLOCK_STATUS || n <= 0 || ext != c->extended)
     return protocol_error (h, "invalid block status chunk");
+  /* A context the client never asked for carries nothing the program
+   * can use: skip the chunk and keep the connection, as libnbd does. */
   name = meta_name (c, id);
-  if (name == NULL)
-    return protocol_error (h, "block status for a meta context never negotiated");
+  if (name == NULL) {
+    if (h->cfg.debug)
+      nbdi_debug (h, "engine", "ignoring block status for meta context id %"
+                  PRIu32 ", which was never negotiated", id);
+    return 0;
+  }
   if (cmd->extent64.callback) {
     nbd_extent *e = malloc (n * sizeof *e);
     if (e == NULL)

@@ -475,6 +475,8 @@ class Session:
             kind = None
         if kind == 'block-status-bad-count' and not (res.extents and self.eh):
             kind = None
+        if kind == 'block-status-unknown-context' and not res.extents:
+            kind = None
         if kind in (None, 'bad-error-length'):
             return self.send(self.encode(req, res, req.cookie))
 
@@ -511,11 +513,25 @@ class Session:
                                  struct.pack('>Q', req.offset + n) + bytes(n))]
         elif kind == 'simple-read-when-structured':
             pieces = [self.simple(0, req.cookie, data)]
+        elif kind == 'block-status-unknown-context':
+            # A chunk for a context id the client was never given, before
+            # the real ones: one extent covering the request.
+            if self.eh:
+                body = struct.pack('>IIQQ', UNKNOWN_CONTEXT_ID, 1, req.length, 3)
+                rt = RT_BLOCK_STATUS_EXT
+            else:
+                body = struct.pack('>III', UNKNOWN_CONTEXT_ID, req.length, 3)
+                rt = RT_BLOCK_STATUS
+            pieces.insert(0, self.chunk(req, req.cookie, 0, rt, body))
         elif kind == 'block-status-bad-count':
             body = pieces[0][1]
             count, = struct.unpack_from('>I', body, 4)
             pieces[0][1] = body[:4] + struct.pack('>I', count + 1) + body[8:]
         return self.send(pieces)
+
+
+# A meta context id no SET_META_CONTEXT reply ever names.
+UNKNOWN_CONTEXT_ID = 0x7ead
 
 
 # ---------------------------------------------------------------- main

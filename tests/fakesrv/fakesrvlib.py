@@ -70,7 +70,7 @@ TX_FAULTS = ('bad-magic', 'unknown-cookie', 'unsolicited-reply',
              'chunk-too-long', 'data-outside-request', 'truncated-header',
              'bad-error-length', 'close-mid-payload', 'die-before-reply',
              'hang', 'error-reply', 'block-status-bad-count',
-             'simple-read-when-structured')
+             'block-status-unknown-context', 'simple-read-when-structured')
 READ_FAULTS = ('chunk-too-long', 'data-outside-request', 'close-mid-payload',
                'simple-read-when-structured')
 
