@@ -31,7 +31,14 @@ start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
 
   /* Meta context options go to the server even without structured
    * replies: its answer, not a guess of ours, decides. */
-  return nbdi_option_start (h, &opt);
+  if (nbdi_option_start (h, &opt) == -1)
+    return -1;
+  /* The option leaves at once, as in libnbd: an event loop may wait for
+   * POLLIN only until the answer comes.  One started by a callback
+   * during a receive leaves when that receive ends. */
+  if (!h->conn.in_receive)
+    (void) nbdi_io_send (h);    /* a failure ends the option with the error */
+  return 0;
 }
 
 /* Copy a NULL-terminated query list; NULL with ENOMEM set. */
@@ -190,13 +197,6 @@ nbdi_wait_option_count (struct nbd_handle *h, int r)
   }
   return c->opt_count;
 }
-
-
-
-
-
-
-
 
 /* The same for options that report no items. */
 int

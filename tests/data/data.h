@@ -447,7 +447,7 @@ extents_add (struct extents *e, uint64_t len, uint32_t flags)
   }
 }
 
-static int
+static inline int
 extent32_cb (void *user_data, const char *metacontext, uint64_t offset,
              uint32_t *entries, size_t nr_entries, int *error)
 {
@@ -465,7 +465,7 @@ extent32_cb (void *user_data, const char *metacontext, uint64_t offset,
 }
 
 #ifdef LIBNBD_HAVE_NBD_BLOCK_STATUS_64
-static int
+static inline int
 extent64_cb (void *user_data, const char *metacontext, uint64_t offset,
              nbd_extent *entries, size_t nr_entries, int *error)
 {
@@ -483,7 +483,7 @@ extent64_cb (void *user_data, const char *metacontext, uint64_t offset,
 }
 #endif
 
-static void
+static inline void
 extents_free (void *user_data)
 {
   ((struct extents *) user_data)->frees++;
