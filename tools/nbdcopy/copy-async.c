@@ -337,6 +337,8 @@ worker_run (void *arg)
   return NULL;
 }
 
+static struct worker *kept_after_failure;
+
 int
 copy_asynchronous (struct endpoint *src, struct endpoint *dst,
                    int workers_count)
@@ -384,7 +386,18 @@ copy_asynchronous (struct endpoint *src, struct endpoint *dst,
   }
   for (int i = 0; i < workers_count; i++)
     pthread_join (workers[i].thread, NULL);
-  /* The slots stay allocated: a handle closed later may still own
-   * callbacks pointing at them after a failure. */
-  return atomic_load (&failed) ? -1 : 0;
+  if (atomic_load (&failed)) {
+    /* After a failure a handle closed later may still own callbacks
+     * that point at the slots, so they stay allocated (and reachable)
+     * until the process exits. */
+    kept_after_failure = workers;
+    return -1;
+  }
+  for (int i = 0; i < workers_count; i++) {
+    for (unsigned j = 0; j < nslots; j++)
+      free (workers[i].slots[j].buf);
+    free (workers[i].slots);
+  }
+  free (workers);
+  return 0;
 }

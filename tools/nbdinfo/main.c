@@ -295,7 +295,11 @@ main (int argc, char **argv)
     else
       held_output_discard ();
   }
-  nbd_shutdown (h, 0);
+  /* Commands that a failed answer left in flight point into its state,
+   * which is gone: nbd_shutdown would run their callbacks as their
+   * replies arrive, nbd_close only frees them. */
+  if (nbd_aio_in_flight (h) == 0)
+    nbd_shutdown (h, 0);
   nbd_close (h);
   return status;
 }
