@@ -6,7 +6,7 @@
 #include "utf8.h"
 
 void
-safe_print (FILE *fp, const char *s, bool quoted)
+print_escaped (FILE *fp, const char *s, bool quoted, bool json)
 {
   const unsigned char *p = (const unsigned char *) s;
   size_t left = strlen (s);
@@ -18,7 +18,10 @@ safe_print (FILE *fp, const char *s, bool quoted)
     size_t n = utf8_decode (p, left, &cp);
 
     if (n == 0) {
-      fprintf (fp, "\\x%02x", p[0]);
+      if (json)
+        fputs ("\\ufffd", fp);
+      else
+        fprintf (fp, "\\x%02x", p[0]);
       n = 1;
     }
     else if (quoted && (cp == '"' || cp == '\\'))
@@ -32,4 +35,10 @@ safe_print (FILE *fp, const char *s, bool quoted)
   }
   if (quoted)
     putc ('"', fp);
+}
+
+void
+safe_print (FILE *fp, const char *s, bool quoted)
+{
+  print_escaped (fp, s, quoted, false);
 }

@@ -13,4 +13,9 @@
  */
 void safe_print (FILE *fp, const char *s, bool quoted);
 
+/* The escaper behind safe_print and json_print_string: with json true,
+ * a byte that is not valid UTF-8 is written as \ufffd instead of \xNN,
+ * since JSON text must be Unicode. */
+void print_escaped (FILE *fp, const char *s, bool quoted, bool json);
+
 #endif
