@@ -24,20 +24,18 @@ print_version (const char *tool)
   return fflush (stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* The options that list the options stay out of the list themselves. */
 static int
-is_hidden (const char *name, const char *const *hidden)
+is_hidden (const char *name)
 {
-  for (; *hidden; hidden++)
-    if (strcmp (name, *hidden) == 0)
-      return 1;
-  return 0;
+  return strcmp (name, "long-options") == 0 || strcmp (name, "short-options") == 0;
 }
 
 void
-print_long_options (const struct option *options, const char *const *hidden)
+print_long_options (const struct option *options)
 {
   for (; options->name; options++)
-    if (!is_hidden (options->name, hidden))
+    if (!is_hidden (options->name))
       printf ("--%s\n", options->name);
 }
 

@@ -9,10 +9,9 @@
  * loaded, asked through nbd_get_version).  Returns the exit status. */
 int print_version (const char *tool);
 
-/* Prints every long option as --NAME, one a line, skipping the hidden
- * ones (those whose name is in hidden, a NULL-terminated list). */
-void print_long_options (const struct option *options,
-                         const char *const *hidden);
+/* Prints every long option as --NAME, one a line, except the hidden
+ * --long-options and --short-options. */
+void print_long_options (const struct option *options);
 
 /* Prints every short option in a getopt string as -X, one a line. */
 void print_short_options (const char *optstring);

@@ -51,9 +51,6 @@ static const struct option long_options[] = {
   { "version", no_argument, NULL, 'V' },
   { NULL, 0, NULL, 0 },
 };
-static const char *const hidden_options[] = {
-  "long-options", "short-options", NULL,
-};
 
 static void
 usage (FILE *fp, int status)
@@ -125,7 +122,7 @@ parse_options (int argc, char **argv)
     switch (c) {
     case OPT_HELP: usage (stdout, EXIT_SUCCESS); break;
     case OPT_LONG_OPTIONS:
-      print_long_options (long_options, hidden_options);
+      print_long_options (long_options);
       exit (EXIT_SUCCESS);
     case OPT_SHORT_OPTIONS:
       print_short_options (short_options);
