@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "command-line.h"
 #include "human-size.h"
-#include "tool-info.h"
 
 struct options opts = {
   .extents = true,
@@ -24,16 +24,12 @@ struct options opts = {
 };
 
 enum {
-  OPT_HELP = 256, OPT_LONG_OPTIONS, OPT_SHORT_OPTIONS, OPT_ALLOCATED,
+  OPT_ALLOCATED = TOOL_OPT_FIRST,
   OPT_DESTINATION_IS_ZERO, OPT_FLUSH, OPT_NO_EXTENTS, OPT_QUEUE_SIZE,
   OPT_REQUEST_SIZE, OPT_SYNCHRONOUS,
 };
 
-static const char short_options[] = "C:pR:S:T:vV";
 static const struct option long_options[] = {
-  { "help", no_argument, NULL, OPT_HELP },
-  { "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
-  { "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
   { "allocated", no_argument, NULL, OPT_ALLOCATED },
   { "connections", required_argument, NULL, 'C' },
   { "destination-is-zero", no_argument, NULL, OPT_DESTINATION_IS_ZERO },
@@ -48,14 +44,10 @@ static const struct option long_options[] = {
   { "target-is-zero", no_argument, NULL, OPT_DESTINATION_IS_ZERO },
   { "threads", required_argument, NULL, 'T' },
   { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, 'V' },
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *fp, int status)
-{
-  fprintf (fp,
+static const char usage[] =
 "\n"
 "Copy to and from an NBD server:\n"
 "\n"
@@ -80,12 +72,15 @@ usage (FILE *fp, int status)
 "    nbdcopy nbd://example.com local.img\n"
 "    nbdcopy local.img nbd://example.com\n"
 "    nbdcopy nbd://example.com - | file -\n"
-"    cat disk1 disk2 | nbdcopy -- - [ qemu-nbd -f qcow2 output.qcow2 ]\n"
-"\n"
-"Please read the nbdcopy(1) manual page for full usage.\n"
-"\n");
-  exit (status);
-}
+"    cat disk1 disk2 | nbdcopy -- - [ qemu-nbd -f qcow2 output.qcow2 ]\n";
+
+static const struct tool_cli cli = {
+  .name = TOOL,
+  .usage = usage,
+  .short_options = "C:pR:S:T:v",
+  .long_options = long_options,
+  .usage_on_error = true,
+};
 
 static unsigned
 parse_count (const char *option, const char *arg, unsigned min)
@@ -116,18 +111,10 @@ static void
 parse_options (int argc, char **argv)
 {
   for (;;) {
-    int c = getopt_long (argc, argv, short_options, long_options, NULL);
+    int c = tool_getopt (&cli, argc, argv);
     if (c == -1)
       break;
     switch (c) {
-    case OPT_HELP: usage (stdout, EXIT_SUCCESS); break;
-    case OPT_LONG_OPTIONS:
-      print_long_options (long_options);
-      exit (EXIT_SUCCESS);
-    case OPT_SHORT_OPTIONS:
-      print_short_options (short_options);
-      exit (EXIT_SUCCESS);
-    case 'V': exit (print_version (TOOL));
     case OPT_ALLOCATED: opts.allocated = true; break;
     case 'C': opts.connections = parse_count ("connections", optarg, 1);
       break;
@@ -164,7 +151,6 @@ parse_options (int argc, char **argv)
     case OPT_SYNCHRONOUS: opts.synchronous = true; break;
     case 'T': opts.threads = parse_count ("threads", optarg, 0); break;
     case 'v': opts.verbose = true; break;
-    default: usage (stderr, EXIT_FAILURE);
     }
   }
 }
@@ -211,15 +197,15 @@ main (int argc, char **argv)
   parse_options (argc, argv);
   next = optind;
   if (argc - next < 2)
-    usage (stderr, EXIT_FAILURE);
+    tool_usage (&cli, stderr, EXIT_FAILURE);
   if (endpoint_classify (&src, argc, argv, &next, true) == -1)
     exit (EXIT_FAILURE);
   if (next >= argc)
-    usage (stderr, EXIT_FAILURE);
+    tool_usage (&cli, stderr, EXIT_FAILURE);
   if (endpoint_classify (&dst, argc, argv, &next, false) == -1)
     exit (EXIT_FAILURE);
   if (next != argc)
-    usage (stderr, EXIT_FAILURE);
+    tool_usage (&cli, stderr, EXIT_FAILURE);
 
   if (endpoint_open (&src) == -1 || endpoint_open (&dst) == -1)
     goto out;

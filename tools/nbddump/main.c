@@ -6,7 +6,6 @@
  * once. */
 #include "nbddump.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,43 +13,23 @@
 
 #include <libnbd.h>
 
+#include "command-line.h"
 #include "human-size.h"
+#include "nbd-error.h"
 #include "target.h"
-#include "tool-info.h"
 
 #define READ_CHUNK (1024 * 1024)
 /* A block status request for at most this much, keeping it within
  * 32 bits and aligned for any server. */
 #define STATUS_CHUNK (UINT64_C (0xffffffff) & ~UINT64_C (0xffff))
 
-enum {
-  OPT_HELP = 256, OPT_LONG_OPTIONS, OPT_SHORT_OPTIONS, OPT_COLOR,
-  OPT_NO_COLOR,
-};
-
-static const char short_options[] = "n:V";
 static const struct option long_options[] = {
-  { "help", no_argument, NULL, OPT_HELP },
-  { "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
-  { "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
-  { "version", no_argument, NULL, 'V' },
-  { "color", no_argument, NULL, OPT_COLOR },
-  { "colors", no_argument, NULL, OPT_COLOR },
-  { "colour", no_argument, NULL, OPT_COLOR },
-  { "colours", no_argument, NULL, OPT_COLOR },
-  { "no-color", no_argument, NULL, OPT_NO_COLOR },
-  { "no-colors", no_argument, NULL, OPT_NO_COLOR },
-  { "no-colour", no_argument, NULL, OPT_NO_COLOR },
-  { "no-colours", no_argument, NULL, OPT_NO_COLOR },
   { "length", required_argument, NULL, 'n' },
   { "limit", required_argument, NULL, 'n' },
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *fp)
-{
-  fprintf (fp,
+static const char usage[] =
 "\n"
 "Hexdump the content of a disk over NBD:\n"
 "\n"
@@ -64,18 +43,15 @@ usage (FILE *fp)
 "Examples:\n"
 "\n"
 "    nbddump nbd://localhost\n"
-"    nbddump -- [ qemu-nbd -r -f qcow2 file.qcow2 ]\n"
-"\n"
-"Please read the nbddump(1) manual page for full usage.\n"
-"\n");
-}
+"    nbddump -- [ qemu-nbd -r -f qcow2 file.qcow2 ]\n";
 
-static void
-report_nbd_error (void)
-{
-  const char *msg = nbd_get_error ();
-  fprintf (stderr, "%s: %s\n", TOOL, msg ? msg : "unknown error");
-}
+static const struct tool_cli cli = {
+  .name = TOOL,
+  .usage = usage,
+  .short_options = "n:",
+  .long_options = long_options,
+  .color = true,
+};
 
 struct region {
   uint64_t length;
@@ -201,7 +177,7 @@ dump (struct nbd_handle *h, struct dumper *d, uint64_t end, uint64_t size)
 
  nbd_failed:
   fflush (d->out);
-  report_nbd_error ();
+  report_nbd_error (TOOL);
  out:
   free (s.v);
   free (buf);
@@ -222,20 +198,12 @@ main (int argc, char **argv)
   /* getopt names the program by argv[0] in its messages. */
   argv[0] = (char *) TOOL;
   for (;;) {
-    c = getopt_long (argc, argv, short_options, long_options, NULL);
+    c = tool_getopt (&cli, argc, argv);
     if (c == -1)
       break;
     switch (c) {
-    case OPT_HELP: usage (stdout); exit (EXIT_SUCCESS);
-    case OPT_LONG_OPTIONS:
-      print_long_options (long_options);
-      exit (EXIT_SUCCESS);
-    case OPT_SHORT_OPTIONS:
-      print_short_options (short_options);
-      exit (EXIT_SUCCESS);
-    case 'V': exit (print_version (TOOL));
-    case OPT_COLOR: color = 1; break;
-    case OPT_NO_COLOR: color = 0; break;
+    case TOOL_OPT_COLOR: color = 1; break;
+    case TOOL_OPT_NO_COLOR: color = 0; break;
     case 'n':
       if (parse_human_size (optarg, &limit) == -1) {
         fprintf (stderr, "%s: --length: could not parse '%s' as a size\n",
@@ -243,8 +211,6 @@ main (int argc, char **argv)
         exit (EXIT_FAILURE);
       }
       break;
-    default:
-      exit (EXIT_FAILURE);  /* getopt has said what is wrong, in one line */
     }
   }
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)
@@ -254,12 +220,12 @@ main (int argc, char **argv)
 
   h = nbd_create ();
   if (h == NULL) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     exit (EXIT_FAILURE);
   }
   if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
       target_connect (h, &t) == -1 || (size = nbd_get_size (h)) == -1) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     nbd_close (h);
     exit (EXIT_FAILURE);
   }

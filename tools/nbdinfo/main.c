@@ -2,37 +2,24 @@
  * exports.  Command-line compatible with libnbd's nbdinfo. */
 #include "nbdinfo.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "command-line.h"
 #include "held-output.h"
 #include "json-out.h"
-#include "tool-info.h"
 
 enum {
-  OPT_HELP = 256, OPT_LONG_OPTIONS, OPT_SHORT_OPTIONS, OPT_CAN, OPT_CANNOT,
-  OPT_IS, OPT_ISNT, OPT_HAS, OPT_HASNT, OPT_COLOR, OPT_NO_COLOR, OPT_CONTENT,
-  OPT_NO_CONTENT, OPT_JSON, OPT_MAP, OPT_SIZE, OPT_TOTALS, OPT_URI,
+  OPT_CAN = TOOL_OPT_FIRST, OPT_CANNOT, OPT_IS, OPT_ISNT, OPT_HAS, OPT_HASNT,
+  OPT_CONTENT, OPT_NO_CONTENT, OPT_JSON, OPT_MAP, OPT_SIZE, OPT_TOTALS,
+  OPT_URI,
 };
 
-static const char short_options[] = "LV";
 static const struct option long_options[] = {
-  { "help", no_argument, NULL, OPT_HELP },
-  { "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
-  { "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
   { "can", required_argument, NULL, OPT_CAN },
   { "cannot", required_argument, NULL, OPT_CANNOT },
   { "cant", required_argument, NULL, OPT_CANNOT },
-  { "color", no_argument, NULL, OPT_COLOR },
-  { "colors", no_argument, NULL, OPT_COLOR },
-  { "colour", no_argument, NULL, OPT_COLOR },
-  { "colours", no_argument, NULL, OPT_COLOR },
-  { "no-color", no_argument, NULL, OPT_NO_COLOR },
-  { "no-colors", no_argument, NULL, OPT_NO_COLOR },
-  { "no-colour", no_argument, NULL, OPT_NO_COLOR },
-  { "no-colours", no_argument, NULL, OPT_NO_COLOR },
   { "content", no_argument, NULL, OPT_CONTENT },
   { "no-content", no_argument, NULL, OPT_NO_CONTENT },
   { "has", required_argument, NULL, OPT_HAS },
@@ -46,14 +33,10 @@ static const struct option long_options[] = {
   { "total", no_argument, NULL, OPT_TOTALS },
   { "totals", no_argument, NULL, OPT_TOTALS },
   { "uri", no_argument, NULL, OPT_URI },
-  { "version", no_argument, NULL, 'V' },
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *fp)
-{
-  fprintf (fp,
+static const char usage[] =
 "\n"
 "Display information and metadata about NBD servers and exports:\n"
 "\n"
@@ -81,18 +64,15 @@ usage (FILE *fp)
 "    nbdinfo --map nbd://example.com\n"
 "    nbdinfo --json nbd://example.com\n"
 "    nbdinfo --list nbd://example.com\n"
-"    nbdinfo --map -- [ qemu-nbd -r -f qcow2 file.qcow2 ]\n"
-"\n"
-"Please read the nbdinfo(1) manual page for full usage.\n"
-"\n");
-}
+"    nbdinfo --map -- [ qemu-nbd -r -f qcow2 file.qcow2 ]\n";
 
-void
-report_nbd_error (void)
-{
-  const char *msg = nbd_get_error ();
-  fprintf (stderr, "%s: %s\n", TOOL, msg ? msg : "unknown error");
-}
+static const struct tool_cli cli = {
+  .name = TOOL,
+  .usage = usage,
+  .short_options = "L",
+  .long_options = long_options,
+  .color = true,
+};
 
 enum mode { MODE_INFO, MODE_SIZE, MODE_URI, MODE_MAP, MODE_PROPERTY };
 
@@ -136,25 +116,17 @@ parse_options (int argc, char **argv, struct settings *s)
   int c;
 
   for (;;) {
-    c = getopt_long (argc, argv, short_options, long_options, NULL);
+    c = tool_getopt (&cli, argc, argv);
     if (c == -1)
       break;
     switch (c) {
-    case OPT_HELP: usage (stdout); exit (EXIT_SUCCESS);
-    case OPT_LONG_OPTIONS:
-      print_long_options (long_options);
-      exit (EXIT_SUCCESS);
-    case OPT_SHORT_OPTIONS:
-      print_short_options (short_options);
-      exit (EXIT_SUCCESS);
-    case 'V': exit (print_version (TOOL));
     case OPT_CAN: case OPT_IS: case OPT_HAS:
       set_property (s, optarg, false);
       break;
     case OPT_CANNOT: case OPT_ISNT: case OPT_HASNT:
       set_property (s, optarg, true);
       break;
-    case OPT_COLOR: case OPT_NO_COLOR:
+    case TOOL_OPT_COLOR: case TOOL_OPT_NO_COLOR:
       break;                /* nbdinfo prints nothing in colour */
     case OPT_CONTENT: s->content = 1; break;
     case OPT_NO_CONTENT: s->content = 0; break;
@@ -168,8 +140,6 @@ parse_options (int argc, char **argv, struct settings *s)
     case OPT_SIZE: set_mode (s, MODE_SIZE); break;
     case OPT_TOTALS: s->totals = true; break;
     case OPT_URI: set_mode (s, MODE_URI); break;
-    default:
-      exit (EXIT_FAILURE);  /* getopt has said what is wrong, in one line */
     }
   }
   if (s->list && s->mode != MODE_INFO) {
@@ -193,7 +163,7 @@ open_connection (const struct settings *s, const struct target *t)
   struct nbd_handle *h = nbd_create ();
 
   if (h == NULL) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     return NULL;
   }
   if (nbd_set_full_info (h, true) == -1)
@@ -207,7 +177,7 @@ open_connection (const struct settings *s, const struct target *t)
   return h;
 
  failed:
-  report_nbd_error ();
+  report_nbd_error (TOOL);
   nbd_close (h);
   return NULL;
 }
@@ -218,7 +188,7 @@ print_uri (struct nbd_handle *h, bool json, FILE *out)
   char *uri = nbd_get_uri (h);
 
   if (uri == NULL) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     return -1;
   }
   if (json) {
@@ -241,7 +211,7 @@ run_mode (struct nbd_handle *h, const struct settings *s,
   case MODE_SIZE:
     size = nbd_get_size (h);
     if (size == -1) {
-      report_nbd_error ();
+      report_nbd_error (TOOL);
       return -1;
     }
     fprintf (out, "%" PRIi64 "\n", size);

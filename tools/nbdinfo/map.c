@@ -260,7 +260,7 @@ walk_export (struct walk *walk)
   return 0;
 
  nbd_failed:
-  report_nbd_error ();
+  report_nbd_error (TOOL);
   return -1;
 }
 
@@ -387,7 +387,7 @@ show_map (struct nbd_handle *h, const char *context, bool totals, bool json,
   int r = -1;
 
   if (size == -1) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     return -1;
   }
   if (nbd_can_meta_context (h, context) != 1) {

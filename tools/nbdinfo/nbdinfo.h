@@ -7,12 +7,10 @@
 
 #include <libnbd.h>
 
+#include "nbd-error.h"
 #include "target.h"
 
 #define TOOL "nbdinfo"
-
-/* How a failed libnbd call is reported: "nbdinfo: CALL: ERROR". */
-void report_nbd_error (void);
 
 struct info_options {
   bool json;

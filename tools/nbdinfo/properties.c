@@ -65,6 +65,6 @@ test_property (struct nbd_handle *h, const char *property)
   int r = find (property)->query (h);
 
   if (r == -1)
-    report_nbd_error ();
+    report_nbd_error (TOOL);
   return r;
 }

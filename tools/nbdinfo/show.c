@@ -390,7 +390,7 @@ gather_list (struct nbd_handle *h, const struct target *t,
     return -1;
   }
   if (nbd_opt_list (h, cb) == -1) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     name_list_free (&names);
     return -1;
   }
@@ -410,7 +410,7 @@ gather_list (struct nbd_handle *h, const struct target *t,
       x->description = strdup (names.descriptions[i]);
     if (x->name == NULL || nbd_set_export_name (h, x->name) == -1 ||
         nbd_opt_info (h) == -1 || gather_flags (h, x) == -1) {
-      report_nbd_error ();
+      report_nbd_error (TOOL);
       name_list_free (&names);
       return -1;
     }
@@ -439,14 +439,14 @@ show_info (struct nbd_handle *h, const struct target *t,
   }
   else {
     if (gather_one (h, t, o, &one) == -1) {
-      report_nbd_error ();
+      report_nbd_error (TOOL);
       goto out;
     }
     exports = &one;
     count = 1;
   }
   if (gather_protocol (h, &p) == -1) {
-    report_nbd_error ();
+    report_nbd_error (TOOL);
     goto out;
   }
   print_all (out, &p, exports, count, o->json);
