@@ -8,7 +8,9 @@ what libnbd 1.24 documents differently from 1.14:
 
   * block sizes carry a human-readable size in text ("4096 (4K)");
   * the JSON description has "extended" (extended headers) after
-    "structured".
+    "structured";
+  * every export shows can_block_status_payload (libnbd 1.18 added it),
+    after is_read_only.
 
 Environment: TOOLS_NBDINFO, TOOLS_NBDDUMP (ours), TOOLS_FAKESRV (the
 scripted server), TOOLS_LIBDIR (our libnbd.so.0).
@@ -80,6 +82,8 @@ def normalise_ours(text):
     """Turns our output into what 1.14 prints (see the module doc)."""
     text = re.sub(rb"(\tblock_size_\w+: \d+) \(\d+[KMGTPE]\)", rb"\1", text)
     text = text.replace(b'"extended": false,\n', b"")
+    text = text.replace(b"\tcan_block_status_payload: false\n", b"")
+    text = text.replace(b'\t"can_block_status_payload": false,\n', b"")
     return text
 
 
@@ -279,6 +283,22 @@ def test_nbdinfo_properties():
     for prop in ["extended-headers", "block-status-payload", "structured-reply"]:
         r, _, _ = ours(["--can", prop] + sub(ext))
         check(r == 0, "extended server --can %s exits 0" % prop)
+    # The other spellings libnbd's nbdinfo takes (case does not matter,
+    # '_' for '-', ' ' too in some), and ones it refuses.
+    mem = nbdkit_servers()["memory"]
+    for prop in ["fast_zero", "FAST-ZERO", "fastzero", "fast zero", "sr",
+                 "structured", "structured replies", "Structured_Reply",
+                 "readonly", "read_only", "read only", "multiconn",
+                 "multi_conn", "Multi-Conn", "TLS", "Cache", "readOnly"]:
+        r1, _, _ = theirs(["--is", prop] + sub(mem))
+        r2, _, _ = ours(["--is", prop] + sub(mem))
+        check(r1 == r2, "--is %r: oracle %s, ours %s" % (prop, r1, r2))
+    for prop in ["eh", "extended header", "Extended_Headers",
+                 "block status payload", "BLOCK_STATUS_PAYLOAD"]:
+        r, _, _ = ours(["--has", prop] + sub(ext))
+        check(r == 0, "extended server --has %r exits 0" % prop)
+    r, _, _ = ours(["--has", "block status-payloads"] + sub(ext))
+    check(r == 1, "misspelt property is an error")
     r, _, _ = ours(["--has", "extended-headers"] + sub(nbdkit_servers()["memory"]))
     check(r == 2, "nbdkit --has extended-headers exits 2")
     r, _, e = ours(["--can", "bogus"] + sub(nbdkit_servers()["memory"]))
@@ -568,6 +588,72 @@ def test_nbddump_sparse():
     shutil.rmtree(d)
 
 
+def test_nbdinfo_payload_flag():
+    """can_block_status_payload is shown for every export, false without
+    extended headers, right after is_read_only (text and JSON)."""
+    need("nbdkit")
+    py = sys.executable
+    for server, value in [(["nbdkit", "memory", "1M"], "false"),
+                          ([py, FAKESRV, "--refuse", "STRUCTURED_REPLY"], "false"),
+                          ([py, FAKESRV, "--oldstyle"], "false"),
+                          ([py, FAKESRV, "--extended"], "true")]:
+        what = " ".join(server[-2:])
+        r, out, err = ours(sub(server))
+        want = b"\tcan_block_status_payload: %s\n\tcan_cache: " % value.encode()
+        check(r == 0 and re.search(b"\tis_read_only: \\w+\n" + re.escape(want), out),
+              "%s: text shows can_block_status_payload: %s after is_read_only (%s)" %
+              (what, value, err[:200]))
+        r, out, _ = ours(["--json"] + sub(server))
+        keys = list(json.loads(out)["exports"][0]) if r == 0 else []
+        check("can_block_status_payload" in keys and
+              keys.index("can_block_status_payload") == keys.index("is_read_only") + 1 and
+              json.loads(out)["exports"][0]["can_block_status_payload"] == (value == "true"),
+              "%s: JSON has can_block_status_payload after is_read_only" % what)
+
+
+def nbddump_rebased(out, by):
+    """Adds by to the offset of every line of a dump."""
+    lines = []
+    for line in out.splitlines():
+        m = re.match(rb"([0-9a-f]+)(: .*)", line)
+        lines.append(b"%010x%s" % (int(m.group(1), 16) + by, m.group(2)) if m else line)
+    return lines
+
+
+def test_nbddump_offset():
+    """--offset N dumps from byte N on, with the export's own offsets: the
+    same as Debian's nbddump of an export that starts at N (nbdkit's
+    offset filter), shifted by N.  The minimum block size of 512 is
+    enforced, so unaligned offsets must still ask aligned questions."""
+    need("nbdkit", ORACLE_NBDDUMP)
+    data = ['"hello" 1 2 127 255 @4096 1 @8192 "zz" @100000 "tail"', "size=100352"]
+    ours_srv = (["nbdkit", "--filter=blocksize-policy", "data"] + data +
+                ["blocksize-minimum=512", "blocksize-error-policy=error"])
+    for offset in [0, 1, 5, 16, 511, 512, 4090, 4096, 8193, 99999, 100351, 100352]:
+        shifted = ["nbdkit", "--filter=offset", "data"] + data + ["offset=%d" % offset]
+        for length in [None, 1, 17, 4000]:
+            opts = ["-n", str(length)] if length else []
+            r1, o1, e1 = run([ORACLE_NBDDUMP] + opts + sub(shifted))
+            r2, o2, e2 = run([NBDDUMP, "--offset", str(offset)] + opts + sub(ours_srv))
+            ok = r1 == r2 == 0 and nbddump_rebased(o1, offset) == o2.splitlines()
+            if not ok:
+                sys.stdout.write("  oracle %r\n  ours %r %r\n" % (o1[:600], o2[:600], e2))
+            check(ok, "nbddump -o %d %s" % (offset, " ".join(opts)))
+    r, out, err = run([NBDDUMP, "-o", "1K"] + sub(["nbdkit", "pattern", "2K"]))
+    check(r == 0 and out.startswith(b"0000000400: 00 00 00 00 00 00 04 00"),
+          "-o takes a size with a suffix: %r" % out[:80])
+    r, out, err = run([NBDDUMP, "-o", "4097"] + sub(["nbdkit", "pattern", "4K"]))
+    one_line_error(r, out, err, "nbddump: --offset beyond the end", "nbddump")
+    r, out, err = run([NBDDUMP, "--offset=x1"] + sub(["nbdkit", "pattern", "4K"]))
+    one_line_error(r, out, err, "nbddump: bad --offset", "nbddump")
+    # Only the asked-for part is read, at any offset of a huge export.
+    t0 = time.time()
+    r, out, _ = run([NBDDUMP, "-o", "1099511627000"] + sub(
+        ["nbdkit", "data", '@1099511627000 "end"', "size=1T"]), timeout=60)
+    check(r == 0 and out.splitlines()[0].startswith(b"fffffffcf8: 65 6e 64 00") and
+          time.time() - t0 < 20, "-o near the end of 1 TiB: %r" % out[:100])
+
+
 def test_nbdinfo_all_or_nothing():
     """stdout stays empty when a mode fails partway."""
     need("nbdkit")
@@ -591,6 +677,8 @@ TESTS = {
     "tool-options": test_tool_options,
     "nbddump-oracle": test_nbddump_oracle,
     "nbddump-sparse": test_nbddump_sparse,
+    "nbddump-offset": test_nbddump_offset,
+    "nbdinfo-payload-flag": test_nbdinfo_payload_flag,
 }
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@
 static const unsigned char zero_line[BYTES_PER_LINE];
 
 void
-dumper_init (struct dumper *d, FILE *out, bool color)
+dumper_init (struct dumper *d, FILE *out, bool color, uint64_t offset)
 {
   memset (d, 0, sizeof *d);
   d->out = out;
   d->color = color;
+  d->next_offset = offset;
 }
 
 static bool

@@ -26,6 +26,7 @@
 static const struct option long_options[] = {
   { "length", required_argument, NULL, 'n' },
   { "limit", required_argument, NULL, 'n' },
+  { "offset", required_argument, NULL, 'o' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -33,7 +34,7 @@ static const char usage[] =
 "\n"
 "Hexdump the content of a disk over NBD:\n"
 "\n"
-"    nbddump [--length=N] NBD-URI | [ CMD ARGS ... ]\n"
+"    nbddump [-n N|--length=N] [-o N|--offset=N] NBD-URI | [ CMD ARGS ... ]\n"
 "\n"
 "Other options:\n"
 "\n"
@@ -48,7 +49,7 @@ static const char usage[] =
 static const struct tool_cli cli = {
   .name = TOOL,
   .usage = usage,
-  .short_options = "n:",
+  .short_options = "n:o:",
   .long_options = long_options,
   .color = true,
 };
@@ -59,11 +60,15 @@ struct region {
 };
 
 struct status {
-  uint64_t offset, end;      /* the range asked for */
+  uint64_t asked;            /* the (aligned) offset asked about */
+  uint64_t start, end;       /* the range wanted, within what was asked */
   struct region *v;
   size_t len, cap;
 };
 
+/* Keeps the part of the base:allocation extents that falls within
+ * [s->start, s->end): the request began at s->asked, which may be before
+ * s->start when that is not aligned to the minimum block size. */
 static int
 collect_extents (void *opaque, const char *metacontext, uint64_t offset,
                  nbd_extent *entries, size_t nr_entries, int *error)
@@ -73,14 +78,17 @@ collect_extents (void *opaque, const char *metacontext, uint64_t offset,
 
   (void) error;
   if (strcmp (metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0 ||
-      offset != s->offset || s->len > 0)
+      offset != s->asked || s->len > 0)
     return 0;
   for (size_t i = 0; i < nr_entries && at < s->end; i++) {
     uint64_t length = entries[i].length;
+    uint64_t from = at > s->start ? at : s->start;
+
     if (length == 0)
       break;
-    if (length > s->end - at)
-      length = s->end - at;
+    at = length > s->end - at ? s->end : at + length;
+    if (at <= from)
+      continue;
     if (s->len == s->cap) {
       size_t cap = s->cap ? s->cap * 2 : 64;
       struct region *v = realloc (s->v, cap * sizeof *v);
@@ -90,9 +98,8 @@ collect_extents (void *opaque, const char *metacontext, uint64_t offset,
       s->cap = cap;
     }
     s->v[s->len++] = (struct region) {
-      length, (entries[i].flags & LIBNBD_STATE_ZERO) != 0
+      at - from, (entries[i].flags & LIBNBD_STATE_ZERO) != 0
     };
-    at += length;
   }
   return 0;
 }
@@ -121,8 +128,10 @@ dump_data (struct nbd_handle *h, struct dumper *d, unsigned char *buf,
   return 0;
 }
 
+/* Dumps [start, end) of an export of the given size. */
 static int
-dump (struct nbd_handle *h, struct dumper *d, uint64_t end, uint64_t size)
+dump (struct nbd_handle *h, struct dumper *d, uint64_t start, uint64_t end,
+      uint64_t size)
 {
   int64_t minimum = nbd_get_block_size (h, LIBNBD_SIZE_MINIMUM);
   uint64_t align = minimum > 0 ? (uint64_t) minimum : 1;
@@ -130,7 +139,7 @@ dump (struct nbd_handle *h, struct dumper *d, uint64_t end, uint64_t size)
                                 LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
   unsigned char *buf = malloc (READ_CHUNK + 2 * align);
   struct status s = { 0 };
-  uint64_t offset = 0;
+  uint64_t offset = start;
   int r = -1;
 
   if (buf == NULL) {
@@ -138,28 +147,33 @@ dump (struct nbd_handle *h, struct dumper *d, uint64_t end, uint64_t size)
     return -1;
   }
   while (offset < end) {
-    uint64_t want = end - offset < STATUS_CHUNK ? end - offset : STATUS_CHUNK;
-    uint64_t ask = want;
+    /* Block status must be aligned at both ends, even where --offset
+     * and --length are not.  The minimum block size is a power of two
+     * no larger than 64K, so STATUS_CHUNK is a multiple of it. */
+    uint64_t asked = offset - offset % align;
+    uint64_t ask = end - asked;
 
-    /* Block status must be aligned, even where --length is not. */
-    if (ask % align)
+    if (ask > STATUS_CHUNK)
+      ask = STATUS_CHUNK;
+    else if (ask % align)
       ask += align - ask % align;
-    if (ask > size - offset)
-      ask = size - offset;
+    if (ask > size - asked)
+      ask = size - asked;
 
     s.len = 0;
-    s.offset = offset;
-    s.end = offset + want;
+    s.asked = asked;
+    s.start = offset;
+    s.end = asked + ask < end ? asked + ask : end;
     if (have_status) {
       nbd_extent64_callback cb = { .callback = collect_extents,
                                    .user_data = &s };
-      if (nbd_block_status_64 (h, ask, offset, cb, 0) == -1)
+      if (nbd_block_status_64 (h, ask, asked, cb, 0) == -1)
         goto nbd_failed;
     }
     if (s.len == 0) {           /* no status: everything is data */
-      if (dump_data (h, d, buf, offset, want, align, size) == -1)
+      if (dump_data (h, d, buf, offset, s.end - offset, align, size) == -1)
         goto nbd_failed;
-      offset += want;
+      offset = s.end;
       continue;
     }
     for (size_t i = 0; i < s.len; i++) {
@@ -188,7 +202,7 @@ int
 main (int argc, char **argv)
 {
   int color = -1;
-  uint64_t limit = UINT64_MAX;
+  uint64_t limit = UINT64_MAX, start = 0;
   struct target t;
   struct nbd_handle *h;
   struct dumper d;
@@ -211,6 +225,13 @@ main (int argc, char **argv)
         exit (EXIT_FAILURE);
       }
       break;
+    case 'o':
+      if (parse_human_size (optarg, &start) == -1) {
+        fprintf (stderr, "%s: --offset: could not parse '%s' as a size\n",
+                 TOOL, optarg);
+        exit (EXIT_FAILURE);
+      }
+      break;
     }
   }
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)
@@ -229,8 +250,14 @@ main (int argc, char **argv)
     nbd_close (h);
     exit (EXIT_FAILURE);
   }
-  dumper_init (&d, stdout, color);
-  if (dump (h, &d, limit < (uint64_t) size ? limit : (uint64_t) size,
+  if (start > (uint64_t) size) {
+    fprintf (stderr, "%s: --offset %" PRIu64 " is beyond the end of the "
+             "export (%" PRIi64 " bytes)\n", TOOL, start, size);
+    goto out;
+  }
+  dumper_init (&d, stdout, color, start);
+  if (dump (h, &d, start,
+            limit < (uint64_t) size - start ? start + limit : (uint64_t) size,
             (uint64_t) size) == 0)
     status = EXIT_SUCCESS;
   if (fflush (stdout) != 0) {
@@ -238,6 +265,7 @@ main (int argc, char **argv)
     status = EXIT_FAILURE;
   }
   nbd_shutdown (h, 0);
+ out:
   nbd_close (h);
   return status;
 }

@@ -24,7 +24,8 @@ struct dumper {
   uint64_t last_skipped;              /* offset of its last line */
 };
 
-void dumper_init (struct dumper *d, FILE *out, bool color);
+/* Starts a dump whose first byte is at offset in the export. */
+void dumper_init (struct dumper *d, FILE *out, bool color, uint64_t offset);
 
 /* Feeds len bytes read from the export at d->next_offset. */
 void dumper_feed (struct dumper *d, const unsigned char *data, size_t len);

@@ -3,7 +3,7 @@
  * "--can structured-reply" and "--has structured-reply" both work. */
 #include "nbdinfo.h"
 
-#include <string.h>
+#include <ctype.h>
 
 static int
 always_true (struct nbd_handle *h)
@@ -19,37 +19,58 @@ can_write (struct nbd_handle *h)
   return r == -1 ? -1 : !r;
 }
 
+/* A property and the spellings nbdinfo accepts for it, written with
+ * '-' between words.  As libnbd's nbdinfo does, case does not matter and
+ * '_' may stand for '-'; where spaced is set, so may ' '. */
 struct property {
-  const char *name;
+  const char *names[4];
+  bool spaced;
   int (*query) (struct nbd_handle *h);
 };
 
 static const struct property properties[] = {
-  { "block-status-payload", nbd_can_block_status_payload },
-  { "cache", nbd_can_cache },
-  { "connect", always_true },
-  { "df", nbd_can_df },
-  { "extended-headers", nbd_get_extended_headers_negotiated },
-  { "fast-zero", nbd_can_fast_zero },
-  { "flush", nbd_can_flush },
-  { "fua", nbd_can_fua },
-  { "multi-conn", nbd_can_multi_conn },
-  { "read", always_true },
-  { "read-only", nbd_is_read_only },
-  { "rotational", nbd_is_rotational },
-  { "structured-reply", nbd_get_structured_replies_negotiated },
-  { "tls", nbd_get_tls_negotiated },
-  { "trim", nbd_can_trim },
-  { "write", can_write },
-  { "zero", nbd_can_zero },
+  { { "block-status-payload" }, true, nbd_can_block_status_payload },
+  { { "cache" }, false, nbd_can_cache },
+  { { "connect", "read" }, false, always_true },
+  { { "df" }, false, nbd_can_df },
+  { { "extended-headers", "extended-header", "eh" }, true,
+    nbd_get_extended_headers_negotiated },
+  { { "fast-zero", "fastzero" }, false, nbd_can_fast_zero },
+  { { "flush" }, false, nbd_can_flush },
+  { { "fua" }, false, nbd_can_fua },
+  { { "multi-conn", "multiconn" }, false, nbd_can_multi_conn },
+  { { "read-only", "readonly" }, false, nbd_is_read_only },
+  { { "rotational" }, false, nbd_is_rotational },
+  { { "structured-reply", "structured-replies", "structured", "sr" }, true,
+    nbd_get_structured_replies_negotiated },
+  { { "tls" }, false, nbd_get_tls_negotiated },
+  { { "trim" }, false, nbd_can_trim },
+  { { "write" }, false, can_write },
+  { { "zero" }, false, nbd_can_zero },
 };
 
-static const struct property *
-find (const char *name)
+static bool
+spelling_matches (const char *name, bool spaced, const char *given)
 {
-  for (size_t i = 0; i < sizeof properties / sizeof properties[0]; i++)
-    if (strcmp (properties[i].name, name) == 0)
-      return &properties[i];
+  for (; *name && *given; name++, given++) {
+    char c = (char) tolower ((unsigned char) *given);
+    if (c == '_' || (spaced && c == ' '))
+      c = '-';
+    if (c != *name)
+      return false;
+  }
+  return *name == *given;
+}
+
+static const struct property *
+find (const char *given)
+{
+  for (size_t i = 0; i < sizeof properties / sizeof properties[0]; i++) {
+    const struct property *p = &properties[i];
+    for (size_t j = 0; j < 4 && p->names[j]; j++)
+      if (spelling_matches (p->names[j], p->spaced, given))
+        return p;
+  }
   return NULL;
 }
 

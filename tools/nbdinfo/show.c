@@ -26,6 +26,8 @@ struct flag {
 static const struct flag flags[] = {
   { "is_rotational", nbd_is_rotational },
   { "is_read_only", nbd_is_read_only },
+  /* false, not absent, without extended headers (which it needs) */
+  { "can_block_status_payload", nbd_can_block_status_payload },
   { "can_cache", nbd_can_cache },
   { "can_df", nbd_can_df },
   { "can_fast_zero", nbd_can_fast_zero },
@@ -52,7 +54,6 @@ struct export_info {
   char *uri;
   struct name_list contexts;
   int flag_values[NR_FLAGS];
-  int can_block_status_payload;    /* -1 when not shown */
   int64_t block_sizes[NR_BLOCK_SIZES];
   int64_t size;
 };
@@ -143,9 +144,6 @@ gather_flags (struct nbd_handle *h, struct export_info *e)
     if (e->flag_values[i] == -1)
       return -1;
   }
-  e->can_block_status_payload = -1;
-  if (nbd_get_extended_headers_negotiated (h) == 1)
-    e->can_block_status_payload = nbd_can_block_status_payload (h);
   for (size_t i = 0; i < NR_BLOCK_SIZES; i++) {
     e->block_sizes[i] = nbd_get_block_size (h, block_size_kinds[i]);
     if (e->block_sizes[i] == -1)
@@ -238,12 +236,7 @@ print_export_text (FILE *out, const struct export_info *e)
       putc ('\n', out);
     }
   }
-  for (size_t i = 0; i < 2; i++)
-    print_bool_text (out, flags[i].key, e->flag_values[i]);
-  if (e->can_block_status_payload >= 0)
-    print_bool_text (out, "can_block_status_payload",
-                     e->can_block_status_payload);
-  for (size_t i = 2; i < NR_FLAGS; i++)
+  for (size_t i = 0; i < NR_FLAGS; i++)
     print_bool_text (out, flags[i].key, e->flag_values[i]);
   for (size_t i = 0; i < NR_BLOCK_SIZES; i++) {
     if (e->block_sizes[i] <= 0)
@@ -286,13 +279,7 @@ print_export_json (FILE *out, const struct export_info *e)
     }
     fputs ("\t],\n", out);
   }
-  for (size_t i = 0; i < 2; i++)
-    fprintf (out, "\t\"%s\": %s,\n", flags[i].key,
-             e->flag_values[i] ? "true" : "false");
-  if (e->can_block_status_payload >= 0)
-    fprintf (out, "\t\"can_block_status_payload\": %s,\n",
-             e->can_block_status_payload ? "true" : "false");
-  for (size_t i = 2; i < NR_FLAGS; i++)
+  for (size_t i = 0; i < NR_FLAGS; i++)
     fprintf (out, "\t\"%s\": %s,\n", flags[i].key,
              e->flag_values[i] ? "true" : "false");
   for (size_t i = 0; i < NR_BLOCK_SIZES; i++)
