@@ -417,6 +417,16 @@ def test_nbdinfo_errors():
     one_line_error(rc, out, err, "nbddump: bad --length", "nbddump")
     rc, out, err = run([NBDDUMP] + sub(["false"]), timeout=60)
     one_line_error(rc, out, err, "nbddump: subprocess that fails", "nbddump")
+    # The server exits at once, but its background job keeps the listening
+    # socket open for 30 s: the tool must not wait for it.
+    held = sub(["sh", "-c", "sleep 30 >/dev/null 2>&1 & exit 0"])
+    for tool, argv in [("nbdinfo", [NBDINFO] + held),
+                       ("nbdinfo", [NBDINFO, "--map"] + held),
+                       ("nbddump", [NBDDUMP] + held)]:
+        t0 = time.time()
+        rc, out, err = run(argv, timeout=20)
+        one_line_error(rc, out, err, "%s: subprocess that exits, its socket held "
+                       "by another (%.1f s)" % (tool, time.time() - t0), tool)
 
 
 def test_nbdinfo_debug():
