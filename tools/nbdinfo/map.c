@@ -268,13 +268,13 @@ static const char *
 describe (const char *context, uint64_t type, char *buf, size_t len)
 {
   if (strcmp (context, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0) {
+    /* Indexed by the hole and zero bits; other bits are not described. */
+    static const char *const names[] = { "data", "hole", "zero", "hole,zero" };
+
     if (type == 0)
-      return "data";
-    snprintf (buf, len, "%s%s%s",
-              type & LIBNBD_STATE_HOLE ? "hole" : "",
-              (type & LIBNBD_STATE_HOLE) && (type & LIBNBD_STATE_ZERO) ? "," : "",
-              type & LIBNBD_STATE_ZERO ? "zero" : "");
-    return buf[0] ? buf : NULL;
+      return names[0];
+    type &= LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO;
+    return type ? names[type] : NULL;
   }
   if (strcmp (context, "qemu:allocation-depth") == 0) {
     if (type == 0)
@@ -289,11 +289,44 @@ describe (const char *context, uint64_t type, char *buf, size_t len)
   return NULL;
 }
 
+/* Writes value in decimal, right-aligned in width columns, at p; returns
+ * the end.  A map has a line per extent (hundreds of thousands on a big
+ * fragmented disk), and printf's format parsing would be most of the
+ * time spent printing them. */
+static char *
+put_decimal (char *p, uint64_t value, int width)
+{
+  char digits[20];
+  int n = 0;
+
+  do {
+    digits[n++] = (char) ('0' + value % 10);
+    value /= 10;
+  } while (value > 0);
+  for (; width > n; width--)
+    *p++ = ' ';
+  while (n > 0)
+    *p++ = digits[--n];
+  return p;
+}
+
+static char *
+put_string (char *p, const char *s)
+{
+  size_t len = strlen (s);
+
+  memcpy (p, s, len);
+  return p + len;
+}
+
 static void
 print_map (FILE *out, const char *context, const struct extent_list *l,
            bool json)
 {
   char buf[64];
+  /* Room for three 20-digit numbers, their padding and a description
+   * from describe (shorter than buf). */
+  char line[160];
 
   if (json)
     fputs ("[\n", out);
@@ -311,11 +344,13 @@ print_map (FILE *out, const char *context, const struct extent_list *l,
       fputs (i + 1 < l->len ? "},\n" : "}\n", out);
     }
     else {
-      fprintf (out, "%10" PRIu64 "  %10" PRIu64 "  %3" PRIu64,
-               e->offset, e->length, e->type);
+      char *p = put_decimal (line, e->offset, 10);
+      p = put_decimal (put_string (p, "  "), e->length, 10);
+      p = put_decimal (put_string (p, "  "), e->type, 3);
       if (d)
-        fprintf (out, "  %s", d);
-      putc ('\n', out);
+        p = put_string (put_string (p, "  "), d);
+      *p++ = '\n';
+      fwrite (line, 1, (size_t) (p - line), out);
     }
   }
   if (json)
