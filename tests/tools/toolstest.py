@@ -598,6 +598,62 @@ def test_nbddump_sparse():
     shutil.rmtree(d)
 
 
+def test_nbd_server():
+    """nbd-server (simple replies only, no meta contexts), on 127.0.0.1:
+    the modes 1.14 answers alike, the map refused, nbddump; and the
+    description shows the export's real size.  nbd-server answers
+    NBD_OPT_INFO with size 0, and 1.14's nbdinfo prints that (and probes
+    no content); ours prints the size of the export it goes to."""
+    need("nbd-server", ORACLE_NBDINFO, ORACLE_NBDDUMP)
+    d = tmpdir()
+    disk, ro = os.path.join(d, "disk.img"), os.path.join(d, "ro.img")
+    with open(disk, "wb") as f:
+        f.write(b"hello")
+        f.truncate(1 << 20)
+    with open(ro, "wb") as f:
+        f.truncate(65536)
+    port = free_port()
+    conf, pidfile = os.path.join(d, "conf"), os.path.join(d, "pid")
+    with open(conf, "w") as f:
+        f.write("[generic]\nport = %d\nlistenaddr = 127.0.0.1\nallowlist = true\n"
+                "[disk]\nexportname = %s\n[ro]\nexportname = %s\nreadonly = true\n"
+                % (port, disk, ro))
+    subprocess.run(["nbd-server", "-C", conf, "-p", pidfile], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(pidfile) and time.time() < deadline:
+            time.sleep(0.05)
+        base = "nbd://127.0.0.1:%d/" % port
+        for export in ["disk", "ro"]:
+            for mode in [["--size"], ["--size", "--json"], ["--list"],
+                         ["--list", "--json"], ["--map"], ["--map", "--json"],
+                         ["--is", "read-only"], ["--can", "write"],
+                         ["--can", "structured-reply"]]:
+                same_as_oracle(mode + [base + export],
+                               "nbd-server %s %s" % (export, " ".join(mode)))
+            same_as_oracle([base + export], "nbddump of nbd-server %s" % export,
+                           oracle=lambda a: run([ORACLE_NBDDUMP] + a),
+                           mine=lambda a: run([NBDDUMP] + a), normalise=False)
+        r, out, _ = ours([base + "disk"])
+        check(r == 0 and b"\texport-size: 1048576 (1M)\n\tcontent: data\n" in out,
+              "nbd-server description has the real size: %r" % out[:200])
+        r, out, _ = ours(["--json", base + "ro"])
+        e = json.loads(out)["exports"][0] if r == 0 else {}
+        check(e.get("export-size") == 65536 and e.get("is_read_only") is True,
+              "nbd-server --json: %r" % e)
+        r, out, err = ours(["--map", base + "disk"])
+        one_line_error(r, out, err, "nbd-server --map is refused in one line")
+    finally:
+        with open(pidfile) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, 15)
+        deadline = time.time() + 10       # it removes its pid file itself
+        while os.path.exists(pidfile) and time.time() < deadline:
+            time.sleep(0.05)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def test_nbdinfo_payload_flag():
     """can_block_status_payload is shown for every export, false without
     extended headers, right after is_read_only (text and JSON)."""
@@ -689,6 +745,7 @@ TESTS = {
     "nbddump-sparse": test_nbddump_sparse,
     "nbddump-offset": test_nbddump_offset,
     "nbdinfo-payload-flag": test_nbdinfo_payload_flag,
+    "nbd-server": test_nbd_server,
 }
 
 if __name__ == "__main__":
