@@ -198,6 +198,21 @@ dump (struct nbd_handle *h, struct dumper *d, uint64_t start, uint64_t end,
   return r;
 }
 
+/* The value of a size option (a number with an optional K, M, G ...
+ * suffix); exits with a one-line error if it is not one. */
+static uint64_t
+size_argument (const char *option, const char *arg)
+{
+  uint64_t v;
+
+  if (parse_human_size (arg, &v) == -1) {
+    fprintf (stderr, "%s: %s: could not parse '%s' as a size\n",
+             TOOL, option, arg);
+    exit (EXIT_FAILURE);
+  }
+  return v;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,20 +233,8 @@ main (int argc, char **argv)
     switch (c) {
     case TOOL_OPT_COLOR: color = 1; break;
     case TOOL_OPT_NO_COLOR: color = 0; break;
-    case 'n':
-      if (parse_human_size (optarg, &limit) == -1) {
-        fprintf (stderr, "%s: --length: could not parse '%s' as a size\n",
-                 TOOL, optarg);
-        exit (EXIT_FAILURE);
-      }
-      break;
-    case 'o':
-      if (parse_human_size (optarg, &start) == -1) {
-        fprintf (stderr, "%s: --offset: could not parse '%s' as a size\n",
-                 TOOL, optarg);
-        exit (EXIT_FAILURE);
-      }
-      break;
+    case 'n': limit = size_argument ("--length", optarg); break;
+    case 'o': start = size_argument ("--offset", optarg); break;
     }
   }
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)
