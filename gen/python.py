@@ -11,17 +11,15 @@ python/*.c and declared in python/nbdpy.h.
 
 import os
 
-from model import (Bool, BufIn, BufOut, Closure, Enum, Fd, Flags, Int, Path,
-                   RBool, RBoolNoErr, RErr, RStaticString, RStaticStringNoErr,
-                   RString, SizeT, SockAddr, SockLen, String, StringList,
-                   UInt32, UInt64, UIntPtr)
+from model import (Bool, BufIn, BufOut, CbBuffer, CbExtentArray, CbMutableInt,
+                   CbString, CbUInt32Array, CbUInt64, CbUnsigned, Closure, Enum,
+                   Fd, Flags, Handle, Int, Path, RBool, RBoolNoErr, RErr, RHandle,
+                   RNoErr, RStaticString, RStaticStringNoErr, RString, RVoid,
+                   SizeT, SockAddr, SockLen, String, StringList, UInt32, UInt64,
+                   UIntPtr)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE_PY = os.path.join(HERE, "..", "python", "nbd_base.py")
-
-# Callback types python/callbacks.c has a trampoline for.
-TRAMPOLINES = {"chunk", "completion", "debug", "extent", "extent64", "list",
-               "context"}
 
 # Flag groups whose argument Python callers may leave out (default 0).
 OPTIONAL_FLAG_GROUPS = {"CMD_FLAG", "SHUTDOWN"}
@@ -69,12 +67,12 @@ def py_params(c):
     return out
 
 
-def check(calls):
+def check(calls, const):
+    kinds = {cb.name for cb in const.CALLBACKS}
     for c in calls:
         for a in c.args:
             if isinstance(a, Closure):
-                assert a.cbtype in TRAMPOLINES, \
-                    "%s: no Python trampoline for %s callbacks" % (c.name, a.cbtype)
+                assert a.cbtype in kinds, "%s: no callback type %s" % (c.name, a.cbtype)
             if isinstance(a, (BufIn, BufOut)) and is_aio(c):
                 assert any(isinstance(b, Closure) and b.cbtype == "completion"
                            for b in c.args), \
@@ -211,7 +209,7 @@ def gen_method(c):
     # Closures come last: once built, they belong to the library, which
     # frees them even when the call fails.
     for a in closures:
-        o.append("  if (nbdpy_make_%s_closure (&%s, %s_fn, %s, hs) == -1)\n    goto out_closures;"
+        o.append("  if (make_%s_closure (&%s, %s_fn, %s, hs) == -1)\n    goto out_closures;"
                  % (a.cbtype, a.name, a.name, "true" if a.optional else "false"))
     for b in buffers:
         comp = [a for a in closures if a.cbtype == "completion"][0]
@@ -240,13 +238,147 @@ def gen_method(c):
     return "\n".join(o)
 
 
-def gen_methods_c(calls):
+# ---------------------------------------------------- callback trampolines
+
+def cb_param_to_py(p):
+    """(C expression making the Python object of callback parameter p,
+    statement run on it after the call, statement run once the call's
+    exception is settled).  The object is argv[i], written %(arg)s."""
+    n = p.name
+    if isinstance(p, CbString):
+        return "nbdpy_cb_string (%s)" % n, None, None
+    if isinstance(p, CbUInt64):
+        return "PyLong_FromUnsignedLongLong (%s)" % n, None, None
+    if isinstance(p, CbUnsigned):
+        return "PyLong_FromUnsignedLong (%s)" % n, None, None
+    if isinstance(p, CbMutableInt):
+        # The callable changes the cell's .value; it is read back even
+        # when the callable raised.
+        return ("nbdpy_cb_cell_new (*%s)" % n,
+                "nbdpy_cb_cell_read (%%(arg)s, %s);" % n, None)
+    if isinstance(p, CbBuffer):
+        return ("nbdpy_cb_view (%s, %s)" % (n, p.count), None,
+                "nbdpy_cb_view_release (data, %(arg)s);")
+    if isinstance(p, CbUInt32Array):
+        return "nbdpy_cb_uint32_list (%s, %s)" % (n, p.count), None, None
+    if isinstance(p, CbExtentArray):
+        return "nbdpy_cb_extent_list (%s, %s)" % (n, p.count), None, None
+    raise AssertionError("no Python conversion for %s" % type(p).__name__)
+
+
+def gen_trampoline(cb):
+    """The C function of a closure for a Python callable: the callable
+    gets one Python argument per parameter record, in order."""
+    n = len(cb.params)
+    conv = [cb_param_to_py(p) for p in cb.params]
+    o = ["/* %s: the callable gets (%s). */" % (
+            cb.ctype, ", ".join(p.name for p in cb.params)),
+         "static int",
+         "%s_trampoline (void *user_data, %s)" % (cb.name, cb.c_params()),
+         "{",
+         "  struct nbdpy_closure *data = user_data;",
+         "  PyGILState_STATE gil;",
+         "  PyObject *argv[%d] = { NULL };" % max(n, 1),
+         "  int ret = -1;",
+         "",
+         "  /* An optional callback left out (a completion closure that only",
+         "   * holds the buffer): the command is for nbd_aio_command_completed,",
+         "   * and the GIL is not needed. */",
+         "  if (data->fn == NULL)\n    return 0;",
+         "  gil = PyGILState_Ensure ();"]
+    built = " &&\n      ".join("(argv[%d] = %s) != NULL" % (i, make)
+                                for i, (make, _, _) in enumerate(conv)) or "1"
+    o.append("  if (%s)\n    ret = nbdpy_closure_call (data, argv, %d);" % (built, n))
+    for i, (_, after, _) in enumerate(conv):
+        if after:
+            o.append("  if (argv[%d])\n    %s" % (i, after % {"arg": "argv[%d]" % i}))
+    o.append("  ret = nbdpy_closure_settle (data, ret);")
+    for i, (_, _, settled) in enumerate(conv):
+        if settled:
+            o.append("  if (argv[%d])\n    %s" % (i, settled % {"arg": "argv[%d]" % i}))
+    o.append("  nbdpy_cb_clear (argv, %d);" % n)
+    o.append("  PyGILState_Release (gil);\n  return ret;\n}\n")
+    o += ["static int",
+          "make_%s_closure (%s *cb, PyObject *fn, bool optional," % (cb.name, cb.ctype),
+          "%s struct nbdpy_handle *hs)" % (" " * (len(cb.name) + 14)),
+          "{",
+          "  struct nbdpy_closure *data = nbdpy_closure_new (fn, optional, \"%s\", hs);"
+          % cb.name,
+          "",
+          "  if (data == NULL)\n    return -1;",
+          "  cb->callback = %s_trampoline;" % cb.name,
+          "  cb->user_data = data;",
+          "  cb->free = nbdpy_closure_free;",
+          "  return 0;\n}\n"]
+    return "\n".join(o)
+
+
+# ------------------------------------------------- calls written by hand
+
+def core_py_name(core):
+    return core.name[len("nbd_"):]
+
+
+def gen_core_method(core):
+    """libnbdmod.<name> for a CORE_CALLS record: a Handle argument is the
+    handle's capsule, a new handle is returned as one."""
+    handles = [a for a in core.args if isinstance(a, Handle)]
+    assert len(handles) == len(core.args), "%s: only Handle arguments" % core.name
+    o = ["static PyObject *",
+         "nbdpy_core_%s (PyObject *self, PyObject *const *args, Py_ssize_t nargs)"
+         % core_py_name(core),
+         "{"]
+    o += ["  struct nbdpy_handle *%s_hs;" % a.name for a in handles]
+    if not isinstance(core.ret, RVoid):
+        o.append("  %s ret;" % core.ret.ctype)
+    o += ["", "  (void) self;"] + ([] if handles else ["  (void) args;"]) + [
+          "  if (!nbdpy_check_nargs (\"%s\", nargs, %d))\n    return NULL;"
+          % (core_py_name(core), len(handles))]
+    for i, a in enumerate(handles):
+        o.append("  %s_hs = nbdpy_get_handle (args[%d]);\n  if (%s_hs == NULL)\n"
+                 "    return NULL;" % (a.name, i, a.name))
+    call = "%s (%s)" % (core.name, ", ".join("%s_hs->h" % a.name for a in handles))
+    if not isinstance(core.ret, RVoid):
+        call = "ret = " + call
+    if core.blocking:
+        o.append("  Py_BEGIN_ALLOW_THREADS\n  %s;\n  Py_END_ALLOW_THREADS" % call)
+    else:
+        o.append("  %s;" % call)
+    if core.frees:
+        o.append("  nbdpy_forget_handle (%s_hs, args[%d]);"
+                 % (core.frees, [a.name for a in handles].index(core.frees)))
+    r = core.ret
+    if isinstance(r, RHandle):
+        o.append("  if (ret == NULL) {\n    nbdpy_raise_error ();\n    return NULL;\n  }")
+        o.append("  return nbdpy_new_handle (ret);")
+    elif isinstance(r, RVoid):
+        o.append("  Py_RETURN_NONE;")
+    elif isinstance(r, RStaticStringNoErr):
+        o.append("  return nbdpy_cb_string (ret);")
+    elif isinstance(r, RNoErr) and r.ctype == "int":
+        o.append("  return PyLong_FromLong (ret);")
+    else:
+        raise AssertionError("%s: no Python conversion for %s" % (
+            core.name, type(r).__name__))
+    o.append("}\n")
+    return "\n".join(o)
+
+
+def gen_methods_c(calls, const):
     o = ["/* Generated by gen/generate.py (gen/python.py) from spec/api.py:",
-         " * do not edit.  One libnbdmod function per public call. */\n",
+         " * do not edit.  One trampoline per callback type, one libnbdmod",
+         " * function per public call. */\n",
          "#include \"nbdpy.h\"\n"]
+    for cb in const.CALLBACKS:
+        o.append(gen_trampoline(cb))
+    for core in const.CORE_CALLS:
+        o.append(gen_core_method(core))
     for c in calls:
         o.append(gen_method(c))
     o.append("PyMethodDef nbdpy_generated_methods[] = {")
+    for core in const.CORE_CALLS:
+        o.append("  { \"%s\", (PyCFunction) (void (*) (void)) nbdpy_core_%s, METH_FASTCALL, NULL },"
+                 % (core_py_name(core), core_py_name(core)))
     for c in calls:
         o.append("  { \"%s\", nbdpy_%s, METH_VARARGS, NULL }," % (c.name, c.name))
     o.append("  { NULL, NULL, 0, NULL }\n};")
@@ -301,5 +433,5 @@ def gen_nbd_py(calls, const):
 
 
 def outputs(calls, const):
-    check(calls)
-    return {"methods.c": gen_methods_c(calls), "nbd.py": gen_nbd_py(calls, const)}
+    check(calls, const)
+    return {"methods.c": gen_methods_c(calls, const), "nbd.py": gen_nbd_py(calls, const)}

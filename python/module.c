@@ -1,6 +1,8 @@
 /* The libnbdmod extension module: handle creation and closing, errors,
  * and the generated per-call functions (methods.c).  The `nbd` module
- * (nbd.py) wraps it in class NBD. */
+ * (nbd.py) wraps it in class NBD.  Creating and closing handles are
+ * generated from spec/constants.py's CORE_CALLS; the helpers they use are
+ * here. */
 #include "nbdpy.h"
 
 #include <string.h>
@@ -10,16 +12,24 @@ PyObject *nbdpy_ClosedHandle;
 PyObject *nbdpy_c_int;
 
 static const char handle_capsule_name[] = "nbd_handle";
+/* A capsule whose handle was closed is renamed, so that it can no longer
+ * reach the freed handle. */
+static const char closed_capsule_name[] = "nbd_handle (closed)";
 
 struct nbdpy_handle *
 nbdpy_get_handle (PyObject *capsule)
 {
+  struct nbdpy_handle *hs;
+
   /* nbd.NBD.close sets the handle's capsule to None. */
-  if (capsule == Py_None) {
-    PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
-    return NULL;
+  if (capsule != Py_None) {
+    hs = PyCapsule_GetPointer (capsule, handle_capsule_name);
+    if (hs || !PyCapsule_IsValid (capsule, closed_capsule_name))
+      return hs;
+    PyErr_Clear ();
   }
-  return PyCapsule_GetPointer (capsule, handle_capsule_name);
+  PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
+  return NULL;
 }
 
 /* Raise exc (a reference taken over) with the traceback it already has,
@@ -97,58 +107,49 @@ nbdpy_reraise_callback_exception (struct nbdpy_handle *hs, PyObject *result)
   return NULL;
 }
 
-static PyObject *
-nbdpy_create (PyObject *self, PyObject *args)
+bool
+nbdpy_check_nargs (const char *name, Py_ssize_t nargs, Py_ssize_t expected)
 {
-  struct nbdpy_handle *hs;
+  if (nargs == expected)
+    return true;
+  PyErr_Format (PyExc_TypeError, "%s() takes %zd arguments (%zd given)",
+                name, expected, nargs);
+  return false;
+}
+
+PyObject *
+nbdpy_new_handle (struct nbd_handle *h)
+{
+  struct nbdpy_handle *hs = PyMem_Calloc (1, sizeof *hs);
   PyObject *capsule;
 
-  (void) self;
-  if (!PyArg_ParseTuple (args, ":create"))
-    return NULL;
-  hs = PyMem_Calloc (1, sizeof *hs);
-  if (hs == NULL)
+  if (hs == NULL) {
+    nbd_close (h);
     return PyErr_NoMemory ();
-  hs->h = nbd_create ();
-  if (hs->h == NULL) {
-    nbdpy_raise_error ();
-    PyMem_Free (hs);
-    return NULL;
   }
+  hs->h = h;
   capsule = PyCapsule_New (hs, handle_capsule_name, NULL);
   if (capsule == NULL) {
-    nbd_close (hs->h);
+    nbd_close (h);
     PyMem_Free (hs);
   }
   return capsule;
 }
 
-static PyObject *
-nbdpy_close (PyObject *self, PyObject *args)
+void
+nbdpy_forget_handle (struct nbdpy_handle *hs, PyObject *capsule)
 {
-  PyObject *capsule, *exc;
-  struct nbdpy_handle *hs;
+  PyObject *exc = hs->callback_exception;
 
-  (void) self;
-  if (!PyArg_ParseTuple (args, "O:close", &capsule))
-    return NULL;
-  hs = nbdpy_get_handle (capsule);
-  if (hs == NULL)
-    return NULL;
-  /* Closing may wait for a server subprocess, and frees closures whose
-   * .free takes the GIL. */
-  Py_BEGIN_ALLOW_THREADS
-  nbd_close (hs->h);
-  Py_END_ALLOW_THREADS
   /* An exception no method took (one raised on another thread) has no
    * caller left to reach. */
-  exc = hs->callback_exception;
   if (exc) {
     restore_exception (exc);
     PyErr_WriteUnraisable (capsule);
   }
   PyMem_Free (hs);
-  Py_RETURN_NONE;
+  if (PyCapsule_SetName (capsule, closed_capsule_name) == -1)
+    PyErr_WriteUnraisable (capsule);
 }
 
 /* is_zero (buffer, offset, size): size -1 means up to the end. */
@@ -184,8 +185,6 @@ nbdpy_is_zero (PyObject *self, PyObject *args)
 }
 
 static PyMethodDef core_methods[] = {
-  { "create", nbdpy_create, METH_VARARGS, NULL },
-  { "close", nbdpy_close, METH_VARARGS, NULL },
   { "is_zero", nbdpy_is_zero, METH_VARARGS, NULL },
   { NULL, NULL, 0, NULL }
 };

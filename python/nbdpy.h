@@ -31,6 +31,13 @@ struct nbdpy_handle {
 
 /* module.c */
 extern struct nbdpy_handle *nbdpy_get_handle (PyObject *capsule);
+/* A capsule owning a new library handle (closed when that fails). */
+extern PyObject *nbdpy_new_handle (struct nbd_handle *h);
+/* After nbd_close: free what the capsule pointed to. */
+extern void nbdpy_forget_handle (struct nbdpy_handle *hs, PyObject *capsule);
+/* false with a TypeError unless a function got `expected` arguments. */
+extern bool nbdpy_check_nargs (const char *name, Py_ssize_t nargs,
+                               Py_ssize_t expected);
 extern void nbdpy_raise_error (void);
 extern void nbdpy_raise_call_error (struct nbdpy_handle *hs);
 extern PyObject *nbdpy_reraise_callback_exception (struct nbdpy_handle *hs,
@@ -58,25 +65,46 @@ extern int nbdpy_to_sockaddr (PyObject *addr, struct sockaddr_storage *ss,
 extern int nbdpy_get_aio_buffer (PyObject *obj, Py_buffer *view, int writable);
 extern PyObject *nbdpy_take_string (char *s);
 
-/* callbacks.c: each builds a closure whose user_data owns a reference to
- * fn (None is allowed when optional) and returns 0, or -1 with an
- * exception.  An exception the callable raises is kept in hs for the
- * method that ran the callback.  Once passed to the library the closure is the library's
- * to free; before that, nbdpy_drop_closure frees it. */
-#define NBDPY_CLOSURE(type) \
-  extern int nbdpy_make_##type##_closure (nbd_##type##_callback *cb, \
-                                          PyObject *fn, bool optional, \
-                                          struct nbdpy_handle *hs);
-NBDPY_CLOSURE (chunk)
-NBDPY_CLOSURE (completion)
-NBDPY_CLOSURE (debug)
-NBDPY_CLOSURE (extent)
-NBDPY_CLOSURE (extent64)
-NBDPY_CLOSURE (list)
-NBDPY_CLOSURE (context)
-#undef NBDPY_CLOSURE
+/* callbacks.c: what the generated trampolines share.  A closure's
+ * user_data owns a reference to fn (NULL: an optional callback left out)
+ * and, for an aio command, the export of its buffer.  An exception the
+ * callable raises is kept in hs for the method that ran the callback.
+ * Once passed to the library the closure is the library's to free;
+ * before that, nbdpy_drop_closure frees it. */
+struct nbdpy_closure {
+  PyObject *fn;
+  struct nbdpy_handle *hs;
+  bool has_view;
+  Py_buffer view;
+};
+
+/* A closure for fn, or NULL with an exception (fn is not callable). */
+extern struct nbdpy_closure *nbdpy_closure_new (PyObject *fn, bool optional,
+                                                const char *what,
+                                                struct nbdpy_handle *hs);
+extern void nbdpy_closure_free (void *user_data);
 extern void nbdpy_closure_hold_buffer (void *user_data, Py_buffer *view);
 extern void nbdpy_drop_closure (void *user_data);
 extern void nbdpy_keep_callback_exception (struct nbdpy_handle *hs);
+
+/* With the GIL held: call fn with argv and return the int it returned
+ * (0 for a non-int), or -1 leaving its exception pending.  Then settle
+ * keeps a pending exception on the handle and makes the result -1. */
+extern int nbdpy_closure_call (struct nbdpy_closure *data,
+                               PyObject *const *argv, size_t argc);
+extern int nbdpy_closure_settle (struct nbdpy_closure *data, int ret);
+extern void nbdpy_cb_clear (PyObject **argv, size_t argc);
+
+/* A callback's C parameters as Python objects (NULL with an exception),
+ * one converter per kind of callback parameter record. */
+extern PyObject *nbdpy_cb_string (const char *s);
+extern PyObject *nbdpy_cb_view (const void *buf, size_t count);
+extern void nbdpy_cb_view_release (struct nbdpy_closure *data, PyObject *view);
+extern PyObject *nbdpy_cb_uint32_list (const uint32_t *entries, size_t n);
+extern PyObject *nbdpy_cb_extent_list (const nbd_extent *entries, size_t n);
+/* The mutable int (int *error) is a ctypes.c_int cell; reading it back
+ * keeps an exception the callable left pending. */
+extern PyObject *nbdpy_cb_cell_new (int value);
+extern void nbdpy_cb_cell_read (PyObject *cell, int *value);
 
 #endif /* NBDPY_H */
