@@ -457,7 +457,7 @@ def main():
                         "libnbd.syms": gen_syms(calls, const),
                         "api-symbols.txt": gen_symbol_list(calls, const)},
         "man": lambda: gen_man_pages(calls, const, core_docs),
-        "python": lambda: python.outputs(calls, const),
+        "python": lambda: python.outputs(calls, const, core_docs),
     }[kind]()
     for name, text in outputs.items():
         write_if_changed(os.path.join(out, name), text)

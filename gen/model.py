@@ -318,6 +318,17 @@ class Call:
         return "LIBNBD_" + self.since
 
     @property
+    def releases_gil(self):
+        """Whether a binding with a global interpreter lock (Python's GIL)
+        lets other threads run during the call.  Every call that takes the
+        handle lock does: it may wait for the server (every call that
+        is not reentrant does), for a subprocess, or for the lock itself,
+        which a callback running in another thread may hold while it
+        waits for the interpreter.  Only the lock-free calls (locked=False:
+        constant answers and counters) keep the interpreter."""
+        return self.locked
+
+    @property
     def may_fail(self):
         return self.ret.err is not None
 

@@ -1,8 +1,7 @@
-/* The libnbdmod extension module: handle creation and closing, errors,
- * and the generated per-call functions (methods.c).  The `nbd` module
- * (nbd.py) wraps it in class NBD.  Creating and closing handles are
- * generated from spec/constants.py's CORE_CALLS; the helpers they use are
- * here. */
+/* The libnbdmod extension module: the Handle type (nbd.NBD derives from
+ * it), errors, and the generated methods (methods.c): one per call of
+ * spec/api.py, plus creating and closing the handle, generated from
+ * spec/constants.py's CORE_CALLS.  The helpers they use are here. */
 #include "nbdpy.h"
 
 #include <string.h>
@@ -10,27 +9,6 @@
 PyObject *nbdpy_Error;
 PyObject *nbdpy_ClosedHandle;
 PyObject *nbdpy_c_int;
-
-static const char handle_capsule_name[] = "nbd_handle";
-/* A capsule whose handle was closed is renamed, so that it can no longer
- * reach the freed handle. */
-static const char closed_capsule_name[] = "nbd_handle (closed)";
-
-struct nbdpy_handle *
-nbdpy_get_handle (PyObject *capsule)
-{
-  struct nbdpy_handle *hs;
-
-  /* nbd.NBD.close sets the handle's capsule to None. */
-  if (capsule != Py_None) {
-    hs = PyCapsule_GetPointer (capsule, handle_capsule_name);
-    if (hs || !PyCapsule_IsValid (capsule, closed_capsule_name))
-      return hs;
-    PyErr_Clear ();
-  }
-  PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
-  return NULL;
-}
 
 /* Raise exc (a reference taken over) with the traceback it already has,
  * which leads into the callback. */
@@ -107,50 +85,68 @@ nbdpy_reraise_callback_exception (struct nbdpy_handle *hs, PyObject *result)
   return NULL;
 }
 
-bool
-nbdpy_check_nargs (const char *name, Py_ssize_t nargs, Py_ssize_t expected)
-{
-  if (nargs == expected)
-    return true;
-  PyErr_Format (PyExc_TypeError, "%s() takes %zd arguments (%zd given)",
-                name, expected, nargs);
-  return false;
-}
-
-PyObject *
-nbdpy_new_handle (struct nbd_handle *h)
-{
-  struct nbdpy_handle *hs = PyMem_Calloc (1, sizeof *hs);
-  PyObject *capsule;
-
-  if (hs == NULL) {
-    nbd_close (h);
-    return PyErr_NoMemory ();
-  }
-  hs->h = h;
-  capsule = PyCapsule_New (hs, handle_capsule_name, NULL);
-  if (capsule == NULL) {
-    nbd_close (h);
-    PyMem_Free (hs);
-  }
-  return capsule;
-}
-
 void
-nbdpy_forget_handle (struct nbdpy_handle *hs, PyObject *capsule)
+nbdpy_forget_handle (struct nbdpy_handle *hs)
 {
   PyObject *exc = hs->callback_exception;
 
+  hs->h = NULL;
+  hs->callback_exception = NULL;
   /* An exception no method took (one raised on another thread) has no
    * caller left to reach. */
   if (exc) {
     restore_exception (exc);
-    PyErr_WriteUnraisable (capsule);
+    PyErr_WriteUnraisable ((PyObject *) hs);
   }
-  PyMem_Free (hs);
-  if (PyCapsule_SetName (capsule, closed_capsule_name) == -1)
-    PyErr_WriteUnraisable (capsule);
 }
+
+struct nbd_handle *
+nbdpy_closed_handle (void)
+{
+  PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
+  return NULL;
+}
+
+static PyObject *
+handle_new (PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+  struct nbdpy_handle *hs;
+
+  if (PyTuple_GET_SIZE (args) != 0 || (kwds && PyDict_GET_SIZE (kwds) != 0)) {
+    PyErr_SetString (PyExc_TypeError, "NBD() takes no arguments");
+    return NULL;
+  }
+  hs = (struct nbdpy_handle *) type->tp_alloc (type, 0);
+  if (hs && nbdpy_core_create (hs) == -1)
+    Py_CLEAR (hs);
+  return (PyObject *) hs;
+}
+
+/* A handle the program dropped without closing is closed here. */
+static void
+handle_dealloc (PyObject *self)
+{
+  struct nbdpy_handle *hs = (struct nbdpy_handle *) self;
+
+  if (hs->h) {
+    Py_BEGIN_ALLOW_THREADS
+    nbd_close (hs->h);
+    Py_END_ALLOW_THREADS
+    nbdpy_forget_handle (hs);
+  }
+  Py_TYPE (self)->tp_free (self);
+}
+
+static PyTypeObject handle_type = {
+  PyVarObject_HEAD_INIT (NULL, 0)
+  .tp_name = "libnbdmod.Handle",
+  .tp_doc = "A library handle; nbd.NBD adds the Python conveniences.",
+  .tp_basicsize = sizeof (struct nbdpy_handle),
+  .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+  .tp_new = handle_new,
+  .tp_dealloc = handle_dealloc,
+  .tp_methods = nbdpy_handle_methods,
+};
 
 /* is_zero (buffer, offset, size): size -1 means up to the end. */
 static PyObject *
@@ -184,7 +180,7 @@ nbdpy_is_zero (PyObject *self, PyObject *args)
   return PyBool_FromLong (zero);
 }
 
-static PyMethodDef core_methods[] = {
+static PyMethodDef module_functions[] = {
   { "is_zero", nbdpy_is_zero, METH_VARARGS, NULL },
   { NULL, NULL, 0, NULL }
 };
@@ -194,7 +190,7 @@ static struct PyModuleDef module_def = {
   .m_name = "libnbdmod",
   .m_doc = "Low-level functions behind the nbd module (use nbd instead).",
   .m_size = -1,
-  .m_methods = core_methods,
+  .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC
@@ -205,7 +201,9 @@ PyInit_libnbdmod (void)
   m = PyModule_Create (&module_def);
   if (m == NULL)
     return NULL;
-  if (PyModule_AddFunctions (m, nbdpy_generated_methods) == -1)
+  if (PyModule_AddFunctions (m, nbdpy_core_functions) == -1 ||
+      PyType_Ready (&handle_type) == -1 ||
+      PyModule_AddObjectRef (m, "Handle", (PyObject *) &handle_type) == -1)
     goto fail;
   nbdpy_Error = PyErr_NewException ("nbd.Error", NULL, NULL);
   nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", NULL, NULL);

@@ -16,32 +16,41 @@
 extern PyObject *nbdpy_Error;
 extern PyObject *nbdpy_ClosedHandle;
 extern PyObject *nbdpy_c_int;           /* ctypes.c_int: the err cell type */
-extern PyMethodDef nbdpy_generated_methods[];
 
-/* What a handle capsule points to: the library handle, and the first
- * exception a callback raised that the method running it has not yet
- * re-raised.  The library runs a callback on the thread whose call
+/* A libnbdmod.Handle: the library handle (NULL once closed), and the
+ * first exception a callback raised that the method running it has not
+ * yet re-raised.  The library runs a callback on the thread whose call
  * drives the handle, so only a method on that thread takes the
- * exception; the GIL guards both fields. */
+ * exception; the GIL guards every field. */
 struct nbdpy_handle {
+  PyObject_HEAD
   struct nbd_handle *h;
   PyObject *callback_exception;
   unsigned long callback_thread;
 };
 
 /* module.c */
-extern struct nbdpy_handle *nbdpy_get_handle (PyObject *capsule);
-/* A capsule owning a new library handle (closed when that fails). */
-extern PyObject *nbdpy_new_handle (struct nbd_handle *h);
-/* After nbd_close: free what the capsule pointed to. */
-extern void nbdpy_forget_handle (struct nbdpy_handle *hs, PyObject *capsule);
-/* false with a TypeError unless a function got `expected` arguments. */
-extern bool nbdpy_check_nargs (const char *name, Py_ssize_t nargs,
-                               Py_ssize_t expected);
+extern struct nbd_handle *nbdpy_closed_handle (void);
+/* After nbd_close: the handle is closed for Python too. */
+extern void nbdpy_forget_handle (struct nbdpy_handle *hs);
 extern void nbdpy_raise_error (void);
 extern void nbdpy_raise_call_error (struct nbdpy_handle *hs);
 extern PyObject *nbdpy_reraise_callback_exception (struct nbdpy_handle *hs,
                                                   PyObject *result);
+
+/* The library handle of an open handle, or NULL with nbd.ClosedHandle. */
+static inline struct nbd_handle *
+nbdpy_open_handle (struct nbdpy_handle *hs)
+{
+  if (hs->h)
+    return hs->h;
+  return nbdpy_closed_handle ();
+}
+
+/* methods.c (generated) */
+extern PyMethodDef nbdpy_handle_methods[];
+extern PyMethodDef nbdpy_core_functions[];
+extern int nbdpy_core_create (struct nbdpy_handle *hs);
 
 /* The result of a call that succeeded, unless a callback it ran raised:
  * then that exception, re-raised (result is released). */
@@ -53,7 +62,17 @@ nbdpy_call_result (struct nbdpy_handle *hs, PyObject *result)
   return nbdpy_reraise_callback_exception (hs, result);
 }
 
-/* convert.c: "O&" converters return 1 on success, 0 with an exception. */
+/* convert.c.  A method's arguments: argv[i] is the object passed for
+ * names[i], by position or keyword, or NULL for an optional one
+ * (i >= required) left out.  false with a TypeError when they do not
+ * fit the names. */
+extern bool nbdpy_parse_args (const char *fname, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames,
+                              const char *const *names, Py_ssize_t required,
+                              Py_ssize_t total, PyObject **argv);
+/* Converters return 1 on success, 0 with an exception. */
+extern int nbdpy_to_int (PyObject *obj, int *out);
+extern int nbdpy_to_string (PyObject *obj, const char **out);
 extern int nbdpy_to_u32 (PyObject *obj, void *out);
 extern int nbdpy_to_u64 (PyObject *obj, void *out);
 extern int nbdpy_to_size (PyObject *obj, void *out);

@@ -35,14 +35,15 @@ def error_of(fn, *args):
             ex.errno, ex.errnum, len(ex.args), str(ex).endswith("(%s)" % ex.errno))
 
 
-# Signatures of the calls both have.
+# Signatures of the calls both have, as methods of a handle.
+h = nbd.NBD()
 for name in ["pread", "pwrite", "aio_pread", "aio_pwrite", "block_status",
              "aio_block_status", "pread_structured", "aio_pread_structured",
              "zero", "trim", "flush", "cache", "shutdown", "opt_list",
              "opt_list_meta_context", "aio_opt_list", "set_debug_callback",
              "connect_command", "aio_connect", "poll", "set_strict_mode",
              "aio_command_completed"]:
-    print(name, inspect.signature(getattr(nbd.NBD, name)))
+    print(name, inspect.signature(getattr(h, name)))
 
 for name in ["TLS_REQUIRE", "SIZE_MAXIMUM", "CMD_FLAG_FUA", "CMD_FLAG_REQ_ONE",
              "HANDSHAKE_FLAG_NO_ZEROES", "SHUTDOWN_ABANDON_PENDING",

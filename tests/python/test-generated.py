@@ -55,17 +55,18 @@ for core in constants.CORE_CALLS:
     assert m, core.name
     assert squeeze(m.group(1)) == core.prototype(), (core.name, m.group(1))
     py_name = core.name[len("nbd_"):]
-    assert callable(getattr(libnbdmod, py_name)), py_name
-    assert "nbdpy_core_%s (PyObject *self" % py_name in methods, py_name
-
-# The generated core functions are the ones the nbd module uses.
-h = libnbdmod.create()
-assert libnbdmod.get_errno() == 0 or isinstance(libnbdmod.get_errno(), int)
-libnbdmod.close(h)
-for use_after_close in (libnbdmod.get_size, libnbdmod.close):
+    assert "nbdpy_core_%s (" % py_name in methods, py_name
+# nbd_create makes the handle, nbd_close is its close method, and the
+# error calls are module functions.
+assert "libnbdmod.Handle" in repr(libnbdmod.Handle) and "close" in vars(libnbdmod.Handle)
+assert isinstance(libnbdmod.get_errno(), int)
+assert libnbdmod.get_error() is None or isinstance(libnbdmod.get_error(), str)
+h = libnbdmod.Handle()
+h.close()
+for use_after_close in (h.get_size, h.close):
     try:
-        use_after_close(h)
-        raise AssertionError("a closed capsule was accepted")
+        use_after_close()
+        raise AssertionError("a closed handle was used")
     except libnbdmod.ClosedHandle:
         pass
 print("ok: %d callback types, %d hand-written calls" % (
