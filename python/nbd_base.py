@@ -112,3 +112,9 @@ class NBD(libnbdmod.Handle):
             self.close()
         except ClosedHandle:
             pass
+
+
+# The library's name and version, as module attributes (each made with a
+# handle of its own, as libnbd's binding does).
+package_name = NBD().get_package_name()
+__version__ = NBD().get_version()

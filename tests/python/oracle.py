@@ -51,6 +51,11 @@ for name in ["TLS_REQUIRE", "SIZE_MAXIMUM", "CMD_FLAG_FUA", "CMD_FLAG_REQ_ONE",
              "NAMESPACE_BASE", "STATE_ZERO", "STATE_HOLE"]:
     show(name, getattr(nbd, name))
 
+# The version reporting (values differ: 1.14.2 against 1.24.0).
+print("package_name:", nbd.package_name)
+print("__version__:", type(nbd.__version__).__name__,
+      nbd.__version__.count(".") == 2, nbd.__version__.startswith("1."))
+
 h = nbd.NBD()
 show("get_tls", h.get_tls())
 show("get_debug", h.get_debug())

@@ -60,6 +60,7 @@ expect_error("EINVAL", h.set_strict_mode, 0x8000)
 h.set_tls_certificates(os.path.dirname(__file__))   # a Path argument
 assert h.get_package_name() == "libnbd"
 assert h.get_version().startswith("1.")
+assert nbd.__version__ == h.get_version() and nbd.package_name == "libnbd"
 assert h.supports_uri() is True and isinstance(h.supports_tls(), bool)
 assert h.is_uri("nbd://x") is True and h.is_uri("/dev/sda") is False
 assert h.connection_state()
