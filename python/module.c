@@ -96,7 +96,8 @@ nbdpy_forget_handle (struct nbdpy_handle *hs)
    * caller left to reach. */
   if (exc) {
     restore_exception (exc);
-    PyErr_WriteUnraisable ((PyObject *) hs);
+    /* Not naming the handle: it may be the one being deallocated. */
+    PyErr_WriteUnraisable (NULL);
   }
 }
 
@@ -107,19 +108,30 @@ nbdpy_closed_handle (void)
   return NULL;
 }
 
+/* The arguments are __init__'s to check: a subclass may define an
+ * __init__ of its own, taking arguments. */
 static PyObject *
 handle_new (PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
   struct nbdpy_handle *hs;
 
-  if (PyTuple_GET_SIZE (args) != 0 || (kwds && PyDict_GET_SIZE (kwds) != 0)) {
-    PyErr_SetString (PyExc_TypeError, "NBD() takes no arguments");
-    return NULL;
-  }
+  (void) args;
+  (void) kwds;
   hs = (struct nbdpy_handle *) type->tp_alloc (type, 0);
   if (hs && nbdpy_core_create (hs) == -1)
     Py_CLEAR (hs);
   return (PyObject *) hs;
+}
+
+static int
+handle_init (PyObject *self, PyObject *args, PyObject *kwds)
+{
+  (void) self;
+  if (PyTuple_GET_SIZE (args) != 0 || (kwds && PyDict_GET_SIZE (kwds) != 0)) {
+    PyErr_SetString (PyExc_TypeError, "NBD() takes no arguments");
+    return -1;
+  }
+  return 0;
 }
 
 /* A handle the program dropped without closing is closed here. */
@@ -144,6 +156,7 @@ static PyTypeObject handle_type = {
   .tp_basicsize = sizeof (struct nbdpy_handle),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
   .tp_new = handle_new,
+  .tp_init = handle_init,
   .tp_dealloc = handle_dealloc,
   .tp_methods = nbdpy_handle_methods,
 };

@@ -45,6 +45,22 @@ try:
 except nbd.ClosedHandle:
     pass
 
+# nbd.NBD can be subclassed, also with an __init__ taking arguments, as
+# with libnbd's binding (where NBD is a Python class); NBD itself takes
+# none.
+class Named(nbd.NBD):
+    def __init__(self, name):
+        super().__init__()
+        self.set_handle_name(name)
+
+
+assert Named("sub").get_handle_name() == "sub"
+try:
+    nbd.NBD(1)
+    raise AssertionError("NBD(1) accepted")
+except TypeError:
+    pass
+
 # Settings round trips through Python types.
 h = nbd.NBD()
 assert h.get_tls() == nbd.TLS_DISABLE
