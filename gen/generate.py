@@ -29,7 +29,7 @@ def load_spec(spec_dir):
     import api
     import constants
     check(api.CALLS, constants)
-    assert sorted(api.CORE_DOCS) == sorted(n for n, _, _ in constants.CORE_CALLS)
+    assert sorted(api.CORE_DOCS) == sorted(c.name for c in constants.CORE_CALLS)
     return api.CALLS, constants, api.CORE_DOCS
 
 
@@ -128,9 +128,9 @@ def gen_header(calls, const):
       "#else\n#define LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(fn)\n#endif\n#endif\n")
     w("struct nbd_handle;\n")
     w("typedef struct {\n  uint64_t length;\n  uint64_t flags;\n} nbd_extent;\n")
-    for name, ps in const.CALLBACKS:
+    for cb in const.CALLBACKS:
         w("%s\n#define LIBNBD_HAVE_NBD_%s_CALLBACK 1\n" % (
-            callback_typedef(name, ps), name.upper()))
+            callback_typedef(cb.name, cb.c_params()), cb.name.upper()))
     w("#define NBD_NULL_COMPLETION ((nbd_completion_callback) { .callback = NULL })\n")
     for group, values in const.ENUMS.items():
         for n, v in values:
@@ -143,9 +143,10 @@ def gen_header(calls, const):
     for n, v in const.PLAIN:
         w("#define LIBNBD_%s %d" % (n, v))
     w("")
-    for name, proto, attr in sorted(const.CORE_CALLS, key=lambda x: x[0] != "nbd_close"):
+    for core in sorted(const.CORE_CALLS, key=lambda x: x.name != "nbd_close"):
         w("extern %s%s;\n#define LIBNBD_HAVE_%s 1\n" % (
-            proto, (" " + attr) if attr else "", name.upper()))
+            core.prototype(), (" " + core.attribute) if core.attribute else "",
+            core.name.upper()))
     for c in calls:
         attrs = ["LIBNBD_ATTRIBUTE_NONNULL (%s)" % ", ".join(["1"] + nonnull_positions(c))]
         if isinstance(c.ret, RString):
@@ -338,7 +339,7 @@ def gen_syms(calls, const):
     for v in const.VERSION_NODES:
         names = sorted("nbd_" + c.name for c in calls if c.since == v)
         if v == "1.0":
-            names = sorted(names + [n for n, _, _ in const.CORE_CALLS])
+            names = sorted(names + [core.name for core in const.CORE_CALLS])
         o.append("LIBNBD_%s {" % v)
         if names:
             o.append("  global:")
@@ -351,7 +352,7 @@ def gen_syms(calls, const):
 
 
 def gen_symbol_list(calls, const):
-    rows = ["%s@LIBNBD_1.0" % n for n, _, _ in const.CORE_CALLS]
+    rows = ["%s@LIBNBD_1.0" % core.name for core in const.CORE_CALLS]
     rows += ["nbd_%s@%s" % (c.name, c.node) for c in calls]
     return "\n".join(sorted(rows)) + "\n"
 
@@ -433,10 +434,11 @@ def gen_core_man(name, proto, info):
 
 def gen_man_pages(calls, const, core_docs):
     by_name = {c.name: c for c in calls}
-    callbacks = dict(const.CALLBACKS)
+    callbacks = {cb.name: cb.c_params() for cb in const.CALLBACKS}
     pages = {"nbd_%s.3" % c.name: gen_man(c, by_name, callbacks) for c in calls}
-    for name, proto, _ in const.CORE_CALLS:
-        pages[name + ".3"] = gen_core_man(name, proto, core_docs[name])
+    for core in const.CORE_CALLS:
+        pages[core.name + ".3"] = gen_core_man(core.name, core.prototype(),
+                                               core_docs[core.name])
     return pages
 
 
@@ -445,7 +447,7 @@ def main():
     calls, const, core_docs = load_spec(spec_dir)
     if sys.argv[2] == "--list-calls":
         print("\n".join(["nbd_" + c.name for c in calls] +
-                        [n for n, _, _ in const.CORE_CALLS]))
+                        [core.name for core in const.CORE_CALLS]))
         return
     kind, out = sys.argv[2], sys.argv[3]
     outputs = {
@@ -455,7 +457,7 @@ def main():
                         "libnbd.syms": gen_syms(calls, const),
                         "api-symbols.txt": gen_symbol_list(calls, const)},
         "man": lambda: gen_man_pages(calls, const, core_docs),
-        "python": lambda: python.outputs(calls, const),
+        "python": lambda: python.outputs(calls, const, core_docs),
     }[kind]()
     for name, text in outputs.items():
         write_if_changed(os.path.join(out, name), text)

@@ -318,6 +318,17 @@ class Call:
         return "LIBNBD_" + self.since
 
     @property
+    def releases_gil(self):
+        """Whether a binding with a global interpreter lock (Python's GIL)
+        lets other threads run during the call.  Every call that takes the
+        handle lock does: it may wait for the server (every call that
+        is not reentrant does), for a subprocess, or for the lock itself,
+        which a callback running in another thread may hold while it
+        waits for the interpreter.  Only the lock-free calls (locked=False:
+        constant answers and counters) keep the interpreter."""
+        return self.locked
+
+    @property
     def may_fail(self):
         return self.ret.err is not None
 
@@ -354,3 +365,128 @@ class Call:
             if e not in listed and e != "EOF":
                 out.append((e, "see DESCRIPTION"))
         return out
+
+
+# ---- callbacks ---------------------------------------------------------------
+#
+# A callback type (spec/constants.py CALLBACKS) is a list of parameter
+# records, the ones the C function gets after user_data.  The header's
+# typedefs and the Python binding's marshalling are both made from them,
+# so a new callback type needs only a new record.
+
+
+class CallbackParam:
+    """One parameter of a callback, with its C type."""
+    ctype = None
+
+    def __init__(self, name):
+        self.name = name
+
+    def c_params(self):
+        """The C declarations the record stands for, in order."""
+        return [c_decl(self.ctype, self.name)]
+
+
+class CbString(CallbackParam):
+    """A string owned by the library, valid during the call."""
+    ctype = "const char *"
+
+
+class CbUInt64(CallbackParam):
+    ctype = "uint64_t"
+
+
+class CbUnsigned(CallbackParam):
+    ctype = "unsigned"
+
+
+class CbMutableInt(CallbackParam):
+    """An int passed by address: the callback may change it (int *error)."""
+    ctype = "int *"
+
+
+class CbSized(CallbackParam):
+    """A pointer and its length: two C parameters, one record."""
+
+    def __init__(self, name, count):
+        super().__init__(name)
+        self.count = count
+
+    def c_params(self):
+        return [c_decl(self.ctype, self.name), "size_t " + self.count]
+
+
+class CbBuffer(CbSized):
+    """Bytes of the library's, readable during the call only."""
+    ctype = "const void *"
+
+
+class CbUInt32Array(CbSized):
+    """An array of 32-bit entries."""
+    ctype = "uint32_t *"
+
+
+class CbExtentArray(CbSized):
+    """An array of nbd_extent (a 64-bit length and 64-bit flags each)."""
+    ctype = "nbd_extent *"
+
+
+class Callback:
+    """A callback type: nbd_<name>_callback, a struct of the function, its
+    user_data and a .free."""
+
+    def __init__(self, name, params):
+        self.name = name
+        self.params = params
+
+    @property
+    def ctype(self):
+        return "nbd_%s_callback" % self.name
+
+    def c_params(self):
+        """The function's parameters after user_data, as C text."""
+        return ", ".join(d for p in self.params for d in p.c_params())
+
+
+def c_decl(ctype, name):
+    return "%s%s%s" % (ctype, "" if ctype.endswith("*") else " ", name)
+
+
+# ---- calls written by hand ---------------------------------------------------
+
+
+class Handle(Arg):
+    """The handle itself, for the calls that do not take it implicitly."""
+    ctype = "struct nbd_handle *"
+
+
+class RHandle(Ret):
+    value = "a new handle"
+    ctype = "struct nbd_handle *"
+    err = "NULL"
+
+
+class RVoid(RNoErr):
+    value = "nothing"
+    ctype = "void"
+
+
+class CoreCall:
+    """A call written by hand in lib/api: no implicit handle argument, or a
+    lifetime the generated boilerplate cannot follow.  `attribute` is the
+    declaration's trailing GCC attribute, `frees` names the Handle argument
+    the call frees, and `blocking` says it may wait (for a server
+    subprocess), so bindings let other threads run meanwhile."""
+
+    def __init__(self, name, args, ret, attribute="", frees=None,
+                 blocking=False):
+        self.name = name
+        self.args = args
+        self.ret = ret
+        self.attribute = attribute
+        self.frees = frees
+        self.blocking = blocking
+
+    def prototype(self):
+        params = ", ".join(a.decl() for a in self.args) or "void"
+        return "%s (%s)" % (c_decl(self.ret.ctype, self.name), params)

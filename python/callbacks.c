@@ -1,28 +1,22 @@
-/* Python callables as libnbd callbacks.
+/* Python callables as libnbd callbacks: what every callback type shares.
+ *
+ * The trampolines themselves are generated (methods.c, from the callback
+ * records of spec/constants.py): each takes the GIL (the library calls it
+ * with the GIL released, possibly from another thread's call), turns its
+ * C parameters into Python objects with the converters below, calls the
+ * callable through nbdpy_closure_call and hands back what it returned.
  *
  * The closure's user_data owns a reference to the callable and, for aio
- * commands, the export of the command's buffer.  A trampoline takes the
- * GIL (the library calls it with the GIL released, possibly from another
- * thread's call), passes the arguments as Python objects, and an int
- * *error as a ctypes.c_int whose .value the callable may change.  A
- * callable that raises counts as having returned -1, and its exception
- * is kept on the handle for the method whose call ran the callback to
- * re-raise; one that returns something other than an int (None) counts
- * as 0. */
+ * commands, the export of the command's buffer.  A callable that raises
+ * counts as having returned -1, and its exception is kept on the handle
+ * for the method whose call ran the callback to re-raise; one that
+ * returns something other than an int (None) counts as 0. */
 #include "nbdpy.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 
-struct nbdpy_closure {
-  PyObject *fn;                 /* NULL: an optional callback left out */
-  struct nbdpy_handle *hs;      /* where an exception of fn goes */
-  bool has_view;
-  Py_buffer view;
-};
-
-static void
-closure_free (void *user_data)
+void
+nbdpy_closure_free (void *user_data)
 {
   struct nbdpy_closure *data = user_data;
   PyGILState_STATE gil = PyGILState_Ensure ();
@@ -38,7 +32,7 @@ void
 nbdpy_drop_closure (void *user_data)
 {
   if (user_data)
-    closure_free (user_data);
+    nbdpy_closure_free (user_data);
 }
 
 void
@@ -51,9 +45,9 @@ nbdpy_closure_hold_buffer (void *user_data, Py_buffer *view)
   view->obj = NULL;             /* the caller no longer releases it */
 }
 
-static struct nbdpy_closure *
-closure_new (PyObject *fn, bool optional, const char *what,
-             struct nbdpy_handle *hs)
+struct nbdpy_closure *
+nbdpy_closure_new (PyObject *fn, bool optional, const char *what,
+                   struct nbdpy_handle *hs)
 {
   struct nbdpy_closure *data;
 
@@ -97,64 +91,29 @@ nbdpy_keep_callback_exception (struct nbdpy_handle *hs)
   hs->callback_thread = PyThread_get_thread_ident ();
 }
 
-/* Call data->fn with the arguments Py_BuildValue makes of fmt (a tuple
- * format), followed by the error cell when error is not NULL.  The GIL is
- * held. */
-static int
-invoke (struct nbdpy_closure *data, int *error, const char *fmt, va_list ap)
+int
+nbdpy_closure_call (struct nbdpy_closure *data, PyObject *const *argv,
+                    size_t argc)
 {
-  PyObject *args, *cell = NULL, *result = NULL;
-  int ret = -1;
+  PyObject *result = PyObject_Vectorcall (data->fn, argv, argc, NULL);
+  int ret;
 
-  args = Py_VaBuildValue (fmt, ap);
-  if (args && error) {
-    Py_ssize_t n = PyTuple_GET_SIZE (args);
-    PyObject *with_cell;
-
-    cell = PyObject_CallFunction (nbdpy_c_int, "i", *error);
-    with_cell = cell ? PyTuple_New (n + 1) : NULL;
-    if (with_cell) {
-      for (Py_ssize_t i = 0; i < n; i++)
-        PyTuple_SET_ITEM (with_cell, i, Py_NewRef (PyTuple_GET_ITEM (args, i)));
-      PyTuple_SET_ITEM (with_cell, n, Py_NewRef (cell));
-    }
-    Py_SETREF (args, with_cell);
-  }
-  if (args)
-    result = PyObject_CallObject (data->fn, args);
-  Py_XDECREF (args);
-  if (result) {
-    /* Like libnbd's binding, anything but an integer counts as 0. */
-    ret = 0;
-    if (PyLong_Check (result)) {
-      ret = PyLong_AsLong (result);
-      if (ret == -1 && PyErr_Occurred ())
-        PyErr_Clear ();
-    }
-    Py_DECREF (result);
-  }
-  /* The errno a callable stored before raising still counts, as it
-   * does with libnbd's binding. */
-  if (cell) {
-    PyObject *type = NULL, *exc = NULL, *tb = NULL, *value;
-    bool raised = PyErr_Occurred () != NULL;
-
-    if (raised)
-      PyErr_Fetch (&type, &exc, &tb);
-    value = PyObject_GetAttrString (cell, "value");
-    if (value) {
-      long v = PyLong_AsLong (value);
-      if (v != -1 || !PyErr_Occurred ())
-        *error = v;
-      Py_DECREF (value);
-    }
-    /* The callable's own exception matters more than a broken cell. */
-    if (raised) {
+  if (result == NULL)
+    return -1;
+  /* Like libnbd's binding, anything but an integer counts as 0. */
+  ret = 0;
+  if (PyLong_Check (result)) {
+    ret = PyLong_AsLong (result);
+    if (ret == -1 && PyErr_Occurred ())
       PyErr_Clear ();
-      PyErr_Restore (type, exc, tb);
-    }
-    Py_DECREF (cell);
   }
+  Py_DECREF (result);
+  return ret;
+}
+
+int
+nbdpy_closure_settle (struct nbdpy_closure *data, int ret)
+{
   if (PyErr_Occurred ()) {
     nbdpy_keep_callback_exception (data->hs);
     ret = -1;
@@ -162,156 +121,115 @@ invoke (struct nbdpy_closure *data, int *error, const char *fmt, va_list ap)
   return ret;
 }
 
-static int
-call (void *user_data, int *error, const char *fmt, ...)
+void
+nbdpy_cb_clear (PyObject **argv, size_t argc)
 {
-  struct nbdpy_closure *data = user_data;
-  PyGILState_STATE gil = PyGILState_Ensure ();
-  va_list ap;
-  int ret;
-
-  va_start (ap, fmt);
-  ret = invoke (data, error, fmt, ap);
-  va_end (ap);
-  PyGILState_Release (gil);
-  return ret;
+  for (size_t i = 0; i < argc; i++)
+    Py_CLEAR (argv[i]);
 }
 
-static int
-chunk_trampoline (void *user_data, const void *subbuf, size_t count,
-                  uint64_t offset, unsigned status, int *error)
-{
-  struct nbdpy_closure *data = user_data;
-  PyGILState_STATE gil = PyGILState_Ensure ();
-  PyObject *view, *released;
-  int ret = -1;
+/* Run `after` (which may fail) without losing an exception already
+ * pending: the callable's own exception matters more. */
+#define KEEPING_PENDING_EXCEPTION(after)                        \
+  do {                                                          \
+    PyObject *type_ = NULL, *exc_ = NULL, *tb_ = NULL;          \
+    bool raised_ = PyErr_Occurred () != NULL;                   \
+    if (raised_)                                                \
+      PyErr_Fetch (&type_, &exc_, &tb_);                        \
+    after;                                                      \
+    if (raised_) {                                              \
+      PyErr_Clear ();                                           \
+      PyErr_Restore (type_, exc_, tb_);                         \
+    }                                                           \
+  } while (0)
 
-  /* The memory is the library's and valid only during the call: the
-   * view is released afterwards, so a callable that keeps it gets an
-   * error instead of stale bytes. */
-  view = PyMemoryView_FromMemory ((char *) subbuf, count, PyBUF_READ);
-  if (view == NULL)
+PyObject *
+nbdpy_cb_string (const char *s)
+{
+  if (s == NULL)
+    Py_RETURN_NONE;
+  return PyUnicode_FromString (s);
+}
+
+PyObject *
+nbdpy_cb_cell_new (int value)
+{
+  PyObject *v = PyLong_FromLong (value), *cell;
+
+  if (v == NULL)
+    return NULL;
+  cell = PyObject_CallOneArg (nbdpy_c_int, v);
+  Py_DECREF (v);
+  return cell;
+}
+
+/* The errno a callable stored before raising still counts, as it does
+ * with libnbd's binding. */
+void
+nbdpy_cb_cell_read (PyObject *cell, int *value)
+{
+  KEEPING_PENDING_EXCEPTION ({
+      PyObject *v = PyObject_GetAttrString (cell, "value");
+      if (v) {
+        long n = PyLong_AsLong (v);
+        if (n != -1 || !PyErr_Occurred ())
+          *value = n;
+        Py_DECREF (v);
+      }
+      PyErr_Clear ();
+    });
+}
+
+/* The memory is the library's and valid only during the call: the view
+ * is released afterwards, so a callable that keeps it gets an error
+ * instead of stale bytes. */
+PyObject *
+nbdpy_cb_view (const void *buf, size_t count)
+{
+  return PyMemoryView_FromMemory ((char *) buf, count, PyBUF_READ);
+}
+
+void
+nbdpy_cb_view_release (struct nbdpy_closure *data, PyObject *view)
+{
+  PyObject *released = PyObject_CallMethod (view, "release", NULL);
+
+  /* A view the callable still exports (say to a numpy array) cannot be
+   * released: that is the callable's error, kept like one it raised. */
+  if (released == NULL)
     nbdpy_keep_callback_exception (data->hs);
-  else {
-    ret = call (data, error, "(OKI)", view, (unsigned long long) offset, status);
-    released = PyObject_CallMethod (view, "release", NULL);
-    if (released == NULL)
-      nbdpy_keep_callback_exception (data->hs);
-    Py_XDECREF (released);
-    Py_DECREF (view);
-  }
-  PyGILState_Release (gil);
-  return ret;
+  Py_XDECREF (released);
 }
 
-static int
-completion_trampoline (void *user_data, int *error)
+/* 32-bit block status: a flat list of lengths and flags. */
+PyObject *
+nbdpy_cb_uint32_list (const uint32_t *entries, size_t n)
 {
-  struct nbdpy_closure *data = user_data;
+  PyObject *list = PyList_New (n);
 
-  /* Without a callable the closure only holds the buffer: leave the
-   * command for nbd_aio_command_completed, and skip taking the GIL. */
-  if (data->fn == NULL)
-    return 0;
-  return call (data, error, "()");
-}
-
-static int
-debug_trampoline (void *user_data, const char *context, const char *msg)
-{
-  return call (user_data, NULL, "(zz)", context, msg);
-}
-
-/* Both extent callbacks get (metacontext, offset, entries, err); entry
- * makes element i of the entries list. */
-static int
-call_with_entries (struct nbdpy_closure *data, const char *metacontext,
-                   uint64_t offset,
-                   PyObject *(*entry) (const void *entries, size_t i),
-                   const void *entries, size_t nr_entries, int *error)
-{
-  PyGILState_STATE gil = PyGILState_Ensure ();
-  PyObject *list = PyList_New (nr_entries);
-  int ret = -1;
-
-  for (size_t i = 0; list && i < nr_entries; i++) {
-    PyObject *v = entry (entries, i);
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *v = PyLong_FromUnsignedLong (entries[i]);
     if (v == NULL)
       Py_CLEAR (list);
     else
       PyList_SET_ITEM (list, i, v);
   }
-  if (list)
-    ret = call (data, error, "(sKN)", metacontext,
-                (unsigned long long) offset, list);
-  else
-    nbdpy_keep_callback_exception (data->hs);
-  PyGILState_Release (gil);
-  return ret;
-}
-
-/* 32-bit block status: a flat list of lengths and flags. */
-static PyObject *
-entry32 (const void *entries, size_t i)
-{
-  return PyLong_FromUnsignedLong (((const uint32_t *) entries)[i]);
+  return list;
 }
 
 /* 64-bit block status: a list of (length, flags) tuples. */
-static PyObject *
-entry64 (const void *entries, size_t i)
+PyObject *
+nbdpy_cb_extent_list (const nbd_extent *entries, size_t n)
 {
-  const nbd_extent *e = (const nbd_extent *) entries + i;
+  PyObject *list = PyList_New (n);
 
-  return Py_BuildValue ("(KK)", (unsigned long long) e->length,
-                        (unsigned long long) e->flags);
-}
-
-static int
-extent_trampoline (void *user_data, const char *metacontext, uint64_t offset,
-                   uint32_t *entries, size_t nr_entries, int *error)
-{
-  return call_with_entries (user_data, metacontext, offset, entry32, entries,
-                            nr_entries, error);
-}
-
-static int
-extent64_trampoline (void *user_data, const char *metacontext, uint64_t offset,
-                     nbd_extent *entries, size_t nr_entries, int *error)
-{
-  return call_with_entries (user_data, metacontext, offset, entry64, entries,
-                            nr_entries, error);
-}
-
-static int
-list_trampoline (void *user_data, const char *name, const char *description)
-{
-  return call (user_data, NULL, "(zz)", name, description);
-}
-
-static int
-context_trampoline (void *user_data, const char *name)
-{
-  return call (user_data, NULL, "(z)", name);
-}
-
-#define MAKE_CLOSURE(type)                                              \
-  int                                                                   \
-  nbdpy_make_##type##_closure (nbd_##type##_callback *cb, PyObject *fn, \
-                               bool optional, struct nbdpy_handle *hs)  \
-  {                                                                     \
-    struct nbdpy_closure *data = closure_new (fn, optional, #type, hs); \
-    if (data == NULL)                                                   \
-      return -1;                                                        \
-    cb->callback = type##_trampoline;                                   \
-    cb->user_data = data;                                               \
-    cb->free = closure_free;                                            \
-    return 0;                                                           \
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *v = Py_BuildValue ("(KK)", (unsigned long long) entries[i].length,
+                                 (unsigned long long) entries[i].flags);
+    if (v == NULL)
+      Py_CLEAR (list);
+    else
+      PyList_SET_ITEM (list, i, v);
   }
-MAKE_CLOSURE (chunk)
-MAKE_CLOSURE (completion)
-MAKE_CLOSURE (debug)
-MAKE_CLOSURE (extent)
-MAKE_CLOSURE (extent64)
-MAKE_CLOSURE (list)
-MAKE_CLOSURE (context)
+  return list;
+}

@@ -2,6 +2,7 @@
 #include "nbdpy.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ to_unsigned (PyObject *obj, unsigned long long max, unsigned long long *out)
   return 1;
 }
 
-/* One "O&" converter per C integer type; sizes are capped at
+/* One converter per C integer type; sizes are capped at
  * PY_SSIZE_T_MAX since they also size Python objects (bytearrays). */
 #define UNSIGNED_CONVERTER(name, ctype, max)            \
   int                                                   \
@@ -203,4 +204,88 @@ nbdpy_take_string (char *s)
 
   free (s);
   return r;
+}
+
+bool
+nbdpy_parse_args (const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, const char *const *names,
+                  Py_ssize_t required, Py_ssize_t total, PyObject **argv)
+{
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE (kwnames) : 0;
+
+  if (nargs > total) {
+    PyErr_Format (PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)",
+                  fname, total, nargs);
+    return false;
+  }
+  for (Py_ssize_t i = 0; i < total; i++)
+    argv[i] = i < nargs ? args[i] : NULL;
+  /* The common case, positional arguments only, ends here. */
+  if (nkw == 0 && nargs >= required)
+    return true;
+  for (Py_ssize_t k = 0; k < nkw; k++) {
+    PyObject *key = PyTuple_GET_ITEM (kwnames, k);
+    Py_ssize_t i;
+
+    for (i = 0; i < total; i++)
+      if (PyUnicode_CompareWithASCIIString (key, names[i]) == 0)
+        break;
+    if (i == total) {
+      PyErr_Format (PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
+                    fname, key);
+      return false;
+    }
+    if (argv[i]) {
+      PyErr_Format (PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                    fname, names[i]);
+      return false;
+    }
+    argv[i] = args[nargs + k];
+  }
+  for (Py_ssize_t i = 0; i < required; i++)
+    if (argv[i] == NULL) {
+      PyErr_Format (PyExc_TypeError, "%s() missing required argument '%s'",
+                    fname, names[i]);
+      return false;
+    }
+  return true;
+}
+
+/* An int like PyArg_ParseTuple's "i": any integer (or object with
+ * __index__) in the range of a C int. */
+int
+nbdpy_to_int (PyObject *obj, int *out)
+{
+  long v = PyLong_AsLong (obj);
+
+  if (v == -1 && PyErr_Occurred ())
+    return 0;
+  if (v < INT_MIN || v > INT_MAX) {
+    PyErr_SetString (PyExc_OverflowError, "integer is out of the range of a C int");
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* A str as UTF-8 owned by the object, like "s": no embedded NUL. */
+int
+nbdpy_to_string (PyObject *obj, const char **out)
+{
+  Py_ssize_t len;
+  const char *s;
+
+  if (!PyUnicode_Check (obj)) {
+    PyErr_Format (PyExc_TypeError, "expected str, not %s", Py_TYPE (obj)->tp_name);
+    return 0;
+  }
+  s = PyUnicode_AsUTF8AndSize (obj, &len);
+  if (s == NULL)
+    return 0;
+  if (strlen (s) != (size_t) len) {
+    PyErr_SetString (PyExc_ValueError, "embedded null character");
+    return 0;
+  }
+  *out = s;
+  return 1;
 }

@@ -1,6 +1,7 @@
-/* The libnbdmod extension module: handle creation and closing, errors,
- * and the generated per-call functions (methods.c).  The `nbd` module
- * (nbd.py) wraps it in class NBD. */
+/* The libnbdmod extension module: the Handle type (nbd.NBD derives from
+ * it), errors, and the generated methods (methods.c): one per call of
+ * spec/api.py, plus creating and closing the handle, generated from
+ * spec/constants.py's CORE_CALLS.  The helpers they use are here. */
 #include "nbdpy.h"
 
 #include <string.h>
@@ -8,19 +9,6 @@
 PyObject *nbdpy_Error;
 PyObject *nbdpy_ClosedHandle;
 PyObject *nbdpy_c_int;
-
-static const char handle_capsule_name[] = "nbd_handle";
-
-struct nbdpy_handle *
-nbdpy_get_handle (PyObject *capsule)
-{
-  /* nbd.NBD.close sets the handle's capsule to None. */
-  if (capsule == Py_None) {
-    PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
-    return NULL;
-  }
-  return PyCapsule_GetPointer (capsule, handle_capsule_name);
-}
 
 /* Raise exc (a reference taken over) with the traceback it already has,
  * which leads into the callback. */
@@ -97,59 +85,81 @@ nbdpy_reraise_callback_exception (struct nbdpy_handle *hs, PyObject *result)
   return NULL;
 }
 
-static PyObject *
-nbdpy_create (PyObject *self, PyObject *args)
+void
+nbdpy_forget_handle (struct nbdpy_handle *hs)
 {
-  struct nbdpy_handle *hs;
-  PyObject *capsule;
+  PyObject *exc = hs->callback_exception;
 
-  (void) self;
-  if (!PyArg_ParseTuple (args, ":create"))
-    return NULL;
-  hs = PyMem_Calloc (1, sizeof *hs);
-  if (hs == NULL)
-    return PyErr_NoMemory ();
-  hs->h = nbd_create ();
-  if (hs->h == NULL) {
-    nbdpy_raise_error ();
-    PyMem_Free (hs);
-    return NULL;
-  }
-  capsule = PyCapsule_New (hs, handle_capsule_name, NULL);
-  if (capsule == NULL) {
-    nbd_close (hs->h);
-    PyMem_Free (hs);
-  }
-  return capsule;
-}
-
-static PyObject *
-nbdpy_close (PyObject *self, PyObject *args)
-{
-  PyObject *capsule, *exc;
-  struct nbdpy_handle *hs;
-
-  (void) self;
-  if (!PyArg_ParseTuple (args, "O:close", &capsule))
-    return NULL;
-  hs = nbdpy_get_handle (capsule);
-  if (hs == NULL)
-    return NULL;
-  /* Closing may wait for a server subprocess, and frees closures whose
-   * .free takes the GIL. */
-  Py_BEGIN_ALLOW_THREADS
-  nbd_close (hs->h);
-  Py_END_ALLOW_THREADS
+  hs->h = NULL;
+  hs->callback_exception = NULL;
   /* An exception no method took (one raised on another thread) has no
    * caller left to reach. */
-  exc = hs->callback_exception;
   if (exc) {
     restore_exception (exc);
-    PyErr_WriteUnraisable (capsule);
+    /* Not naming the handle: it may be the one being deallocated. */
+    PyErr_WriteUnraisable (NULL);
   }
-  PyMem_Free (hs);
-  Py_RETURN_NONE;
 }
+
+struct nbd_handle *
+nbdpy_closed_handle (void)
+{
+  PyErr_SetString (nbdpy_ClosedHandle, "the NBD handle is closed");
+  return NULL;
+}
+
+/* The arguments are __init__'s to check: a subclass may define an
+ * __init__ of its own, taking arguments. */
+static PyObject *
+handle_new (PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+  struct nbdpy_handle *hs;
+
+  (void) args;
+  (void) kwds;
+  hs = (struct nbdpy_handle *) type->tp_alloc (type, 0);
+  if (hs && nbdpy_core_create (hs) == -1)
+    Py_CLEAR (hs);
+  return (PyObject *) hs;
+}
+
+static int
+handle_init (PyObject *self, PyObject *args, PyObject *kwds)
+{
+  (void) self;
+  if (PyTuple_GET_SIZE (args) != 0 || (kwds && PyDict_GET_SIZE (kwds) != 0)) {
+    PyErr_SetString (PyExc_TypeError, "NBD() takes no arguments");
+    return -1;
+  }
+  return 0;
+}
+
+/* A handle the program dropped without closing is closed here. */
+static void
+handle_dealloc (PyObject *self)
+{
+  struct nbdpy_handle *hs = (struct nbdpy_handle *) self;
+
+  if (hs->h) {
+    Py_BEGIN_ALLOW_THREADS
+    nbd_close (hs->h);
+    Py_END_ALLOW_THREADS
+    nbdpy_forget_handle (hs);
+  }
+  Py_TYPE (self)->tp_free (self);
+}
+
+static PyTypeObject handle_type = {
+  PyVarObject_HEAD_INIT (NULL, 0)
+  .tp_name = "libnbdmod.Handle",
+  .tp_doc = "A library handle; nbd.NBD adds the Python conveniences.",
+  .tp_basicsize = sizeof (struct nbdpy_handle),
+  .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+  .tp_new = handle_new,
+  .tp_init = handle_init,
+  .tp_dealloc = handle_dealloc,
+  .tp_methods = nbdpy_handle_methods,
+};
 
 /* is_zero (buffer, offset, size): size -1 means up to the end. */
 static PyObject *
@@ -183,9 +193,7 @@ nbdpy_is_zero (PyObject *self, PyObject *args)
   return PyBool_FromLong (zero);
 }
 
-static PyMethodDef core_methods[] = {
-  { "create", nbdpy_create, METH_VARARGS, NULL },
-  { "close", nbdpy_close, METH_VARARGS, NULL },
+static PyMethodDef module_functions[] = {
   { "is_zero", nbdpy_is_zero, METH_VARARGS, NULL },
   { NULL, NULL, 0, NULL }
 };
@@ -195,7 +203,7 @@ static struct PyModuleDef module_def = {
   .m_name = "libnbdmod",
   .m_doc = "Low-level functions behind the nbd module (use nbd instead).",
   .m_size = -1,
-  .m_methods = core_methods,
+  .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC
@@ -206,7 +214,9 @@ PyInit_libnbdmod (void)
   m = PyModule_Create (&module_def);
   if (m == NULL)
     return NULL;
-  if (PyModule_AddFunctions (m, nbdpy_generated_methods) == -1)
+  if (PyModule_AddFunctions (m, nbdpy_core_functions) == -1 ||
+      PyType_Ready (&handle_type) == -1 ||
+      PyModule_AddObjectRef (m, "Handle", (PyObject *) &handle_type) == -1)
     goto fail;
   nbdpy_Error = PyErr_NewException ("nbd.Error", NULL, NULL);
   nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", NULL, NULL);

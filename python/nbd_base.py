@@ -93,30 +93,28 @@ class Buffer(object):
         return libnbdmod.is_zero(self._o, offset, size)
 
 
-class _HandleBase(object):
-    '''Handle life cycle; class NBD below adds one method per call.'''
+class NBD(libnbdmod.Handle):
+    '''An NBD handle: one connection to an NBD server.
 
-    def __init__(self):
-        '''Create a new handle, not yet connected.'''
-        self._o = libnbdmod.create()
+    NBD() creates a handle (nbd_create(3)), not yet connected.  Every
+    call of the C API is a method named without the nbd_ prefix.  The
+    handle is closed by h.close() (nbd_close(3)), at the end of a with
+    block, or when it is garbage collected; any method called on a closed
+    handle raises nbd.ClosedHandle.'''
 
-    def __del__(self):
-        if getattr(self, '_o', None) is not None:
-            libnbdmod.close(self._o)
-            self._o = None
-
-    def close(self):
-        '''Close the handle now (nbd_close(3)) rather than when it is
-        garbage collected.  Any later method call raises
-        nbd.ClosedHandle.'''
-        if self._o is None:
-            raise ClosedHandle("the NBD handle is closed")
-        o, self._o = self._o, None
-        libnbdmod.close(o)
+    __slots__ = ()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self._o is not None:
+        try:
             self.close()
+        except ClosedHandle:
+            pass
+
+
+# The library's name and version, as module attributes (each made with a
+# handle of its own, as libnbd's binding does).
+package_name = NBD().get_package_name()
+__version__ = NBD().get_version()

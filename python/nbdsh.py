@@ -27,7 +27,7 @@ def _parser():
         prog='nbdsh', description='Network Block Device (NBD) shell',
         epilog='Please read the nbdsh(1) manual page for full usage.')
     p.set_defaults(snippets=[])
-    p.add_argument('--base-allocation', action='store_true',
+    p.add_argument('-b', '--base-allocation', action='store_true',
                    help='request the "base:allocation" meta context')
     p.add_argument('-c', '--command', action=_InOrder, dest='command',
                    help='run a Python statement (may be used multiple '
@@ -42,7 +42,19 @@ def _parser():
                    help='enable verbose debugging')
     p.add_argument('-V', '--version', action='store_true',
                    help='display version information')
+    # For shell completion, as libnbd's nbdsh has them: not in --help.
+    p.add_argument('--short-options', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--long-options', action='store_true', help=argparse.SUPPRESS)
     return p
+
+
+def _list_options(parser, long):
+    """The options --short-options or --long-options print, sorted, one a
+    line; the hidden ones and --help are left out."""
+    names = [o for a in parser._actions if a.help is not argparse.SUPPRESS
+             and not isinstance(a, argparse._HelpAction)
+             for o in a.option_strings if o.startswith("--") == long]
+    print("\n".join(sorted(names)))
 
 
 def _version():
@@ -54,7 +66,11 @@ def _version():
 
 
 def shell():
-    args = _parser().parse_args()
+    parser = _parser()
+    args = parser.parse_args()
+    if args.short_options or args.long_options:
+        _list_options(parser, args.long_options)
+        sys.exit(0)
     if args.version:
         _version()
         sys.exit(0)

@@ -1,5 +1,9 @@
 """Public LIBNBD_* constants and callback types (values fixed by libnbd's ABI)."""
 
+from model import (Callback, CbBuffer, CbExtentArray, CbMutableInt, CbString,
+                   CbUInt32Array, CbUInt64, CbUnsigned, CoreCall, Handle,
+                   RHandle, RNoErr, RStaticStringNoErr, RVoid)
+
 # Enum groups: accepted values of Enum(...) arguments.
 ENUMS = {
     "TLS": [("DISABLE", 0), ("ALLOW", 1), ("REQUIRE", 2)],
@@ -42,18 +46,20 @@ STRINGS_AND_STATES = [
     ("STATE_DIRTY", "1"),
 ]
 
-# Callback types in header order: (name, parameters after user_data).
+# Callback types in header order: the parameters after user_data.
 CALLBACKS = [
-    ("chunk", "const void *subbuf, size_t count, uint64_t offset, "
-              "unsigned status, int *error"),
-    ("completion", "int *error"),
-    ("debug", "const char *context, const char *msg"),
-    ("extent", "const char *metacontext, uint64_t offset, uint32_t *entries, "
-               "size_t nr_entries, int *error"),
-    ("extent64", "const char *metacontext, uint64_t offset, "
-                 "nbd_extent *entries, size_t nr_entries, int *error"),
-    ("list", "const char *name, const char *description"),
-    ("context", "const char *name"),
+    Callback("chunk", [CbBuffer("subbuf", "count"), CbUInt64("offset"),
+                       CbUnsigned("status"), CbMutableInt("error")]),
+    Callback("completion", [CbMutableInt("error")]),
+    Callback("debug", [CbString("context"), CbString("msg")]),
+    Callback("extent", [CbString("metacontext"), CbUInt64("offset"),
+                        CbUInt32Array("entries", "nr_entries"),
+                        CbMutableInt("error")]),
+    Callback("extent64", [CbString("metacontext"), CbUInt64("offset"),
+                          CbExtentArray("entries", "nr_entries"),
+                          CbMutableInt("error")]),
+    Callback("list", [CbString("name"), CbString("description")]),
+    Callback("context", [CbString("name")]),
 ]
 
 # Version nodes in order; each names the previous one as its parent.
@@ -63,9 +69,10 @@ VERSION_NODES = ["1.0", "1.2", "1.4", "1.6", "1.8", "1.12", "1.16", "1.18",
 # Calls written by hand in lib/api (no handle argument or special
 # lifetime), exported in LIBNBD_1.0 like libnbd does.
 CORE_CALLS = [
-    ("nbd_create", "struct nbd_handle *nbd_create (void)",
-     "LIBNBD_ATTRIBUTE_ALLOC_DEALLOC (nbd_close)"),
-    ("nbd_close", "void nbd_close (struct nbd_handle *h)", ""),
-    ("nbd_get_error", "const char *nbd_get_error (void)", ""),
-    ("nbd_get_errno", "int nbd_get_errno (void)", ""),
+    CoreCall("nbd_create", [], RHandle(),
+             attribute="LIBNBD_ATTRIBUTE_ALLOC_DEALLOC (nbd_close)"),
+    # Closing reaps a server subprocess, which may take a while.
+    CoreCall("nbd_close", [Handle("h")], RVoid(), frees="h", blocking=True),
+    CoreCall("nbd_get_error", [], RStaticStringNoErr()),
+    CoreCall("nbd_get_errno", [], RNoErr()),
 ]

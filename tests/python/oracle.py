@@ -35,20 +35,26 @@ def error_of(fn, *args):
             ex.errno, ex.errnum, len(ex.args), str(ex).endswith("(%s)" % ex.errno))
 
 
-# Signatures of the calls both have.
+# Signatures of the calls both have, as methods of a handle.
+h = nbd.NBD()
 for name in ["pread", "pwrite", "aio_pread", "aio_pwrite", "block_status",
              "aio_block_status", "pread_structured", "aio_pread_structured",
              "zero", "trim", "flush", "cache", "shutdown", "opt_list",
              "opt_list_meta_context", "aio_opt_list", "set_debug_callback",
              "connect_command", "aio_connect", "poll", "set_strict_mode",
              "aio_command_completed"]:
-    print(name, inspect.signature(getattr(nbd.NBD, name)))
+    print(name, inspect.signature(getattr(h, name)))
 
 for name in ["TLS_REQUIRE", "SIZE_MAXIMUM", "CMD_FLAG_FUA", "CMD_FLAG_REQ_ONE",
              "HANDSHAKE_FLAG_NO_ZEROES", "SHUTDOWN_ABANDON_PENDING",
              "AIO_DIRECTION_BOTH", "READ_HOLE", "CONTEXT_BASE_ALLOCATION",
              "NAMESPACE_BASE", "STATE_ZERO", "STATE_HOLE"]:
     show(name, getattr(nbd, name))
+
+# The version reporting (values differ: 1.14.2 against 1.24.0).
+print("package_name:", nbd.package_name)
+print("__version__:", type(nbd.__version__).__name__,
+      nbd.__version__.count(".") == 2, nbd.__version__.startswith("1."))
 
 h = nbd.NBD()
 show("get_tls", h.get_tls())

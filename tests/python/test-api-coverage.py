@@ -18,7 +18,7 @@ assert len(api.CALLS) >= 161, len(api.CALLS)
 for c in api.CALLS:
     method = getattr(nbd.NBD, c.name, None)
     assert method is not None, "nbd.NBD lacks " + c.name
-    assert hasattr(libnbdmod, c.name), "libnbdmod lacks " + c.name
+    assert c.name in vars(libnbdmod.Handle), "libnbdmod.Handle lacks " + c.name
     params = list(inspect.signature(method).parameters.values())[1:]
     want = binding.py_params(c)
     assert [p.name for p in params] == [n for n, _ in want], (c.name, params)
@@ -29,21 +29,23 @@ for c in api.CALLS:
             assert p.default == eval(default), (c.name, p)
     assert method.__doc__ and "nbd_%s(3)" % c.name in method.__doc__
 
-# A few signatures libnbd's Python binding users rely on, spelled out.
-sig = {name: str(inspect.signature(getattr(nbd.NBD, name))) for name in
+# A few signatures libnbd's Python binding users rely on, spelled out, of
+# the methods bound to a handle (unbound, self is positional-only here).
+h = nbd.NBD()
+sig = {name: str(inspect.signature(getattr(h, name))) for name in
        ["pread", "pwrite", "aio_pread", "block_status", "block_status_64",
         "opt_list", "shutdown", "set_debug_callback", "aio_connect",
         "opt_list_meta_context_queries"]}
-assert sig["pread"] == "(self, count, offset, flags=0)", sig
-assert sig["pwrite"] == "(self, buf, offset, flags=0)", sig
-assert sig["aio_pread"] == "(self, buf, offset, completion=None, flags=0)", sig
-assert sig["block_status"] == "(self, count, offset, extent, flags=0)", sig
-assert sig["block_status_64"] == "(self, count, offset, extent64, flags=0)", sig
-assert sig["opt_list"] == "(self, list)", sig
-assert sig["shutdown"] == "(self, flags=0)", sig
-assert sig["set_debug_callback"] == "(self, debug)", sig
-assert sig["aio_connect"] == "(self, addr)", sig
-assert sig["opt_list_meta_context_queries"] == "(self, queries, context)", sig
+assert sig["pread"] == "(count, offset, flags=0)", sig
+assert sig["pwrite"] == "(buf, offset, flags=0)", sig
+assert sig["aio_pread"] == "(buf, offset, completion=None, flags=0)", sig
+assert sig["block_status"] == "(count, offset, extent, flags=0)", sig
+assert sig["block_status_64"] == "(count, offset, extent64, flags=0)", sig
+assert sig["opt_list"] == "(list)", sig
+assert sig["shutdown"] == "(flags=0)", sig
+assert sig["set_debug_callback"] == "(debug)", sig
+assert sig["aio_connect"] == "(addr)", sig
+assert sig["opt_list_meta_context_queries"] == "(queries, context)", sig
 
 for group, values in constants.ENUMS.items():
     for n, v in values:
@@ -59,5 +61,6 @@ assert nbd.CONTEXT_QEMU_DIRTY_BITMAP == "qemu:dirty-bitmap:"
 assert nbd.STATE_HOLE == 1 and nbd.STATE_ZERO == 2
 assert nbd.CMD_FLAG_PAYLOAD_LEN == 0x20 and nbd.STRICT_AUTO_FLAG == 0x40
 assert nbd.SIZE_PAYLOAD == 3 and nbd.ALLOW_TRANSPORT_SSH == 8
+h.close()
 assert issubclass(nbd.Error, Exception) and issubclass(nbd.ClosedHandle, Exception)
 print("ok: %d calls" % len(api.CALLS))

@@ -45,6 +45,22 @@ try:
 except nbd.ClosedHandle:
     pass
 
+# nbd.NBD can be subclassed, also with an __init__ taking arguments, as
+# with libnbd's binding (where NBD is a Python class); NBD itself takes
+# none.
+class Named(nbd.NBD):
+    def __init__(self, name):
+        super().__init__()
+        self.set_handle_name(name)
+
+
+assert Named("sub").get_handle_name() == "sub"
+try:
+    nbd.NBD(1)
+    raise AssertionError("NBD(1) accepted")
+except TypeError:
+    pass
+
 # Settings round trips through Python types.
 h = nbd.NBD()
 assert h.get_tls() == nbd.TLS_DISABLE
@@ -60,6 +76,7 @@ expect_error("EINVAL", h.set_strict_mode, 0x8000)
 h.set_tls_certificates(os.path.dirname(__file__))   # a Path argument
 assert h.get_package_name() == "libnbd"
 assert h.get_version().startswith("1.")
+assert nbd.__version__ == h.get_version() and nbd.package_name == "libnbd"
 assert h.supports_uri() is True and isinstance(h.supports_tls(), bool)
 assert h.is_uri("nbd://x") is True and h.is_uri("/dev/sda") is False
 assert h.connection_state()

@@ -1,5 +1,5 @@
 # nbdsh as nbdsh(1) describes it: -c (repeatable, and "-" for standard
-# input), -u/--uri/--connect in order with -c, --base-allocation,
+# input), -u/--uri/--connect in order with -c, -b/--base-allocation,
 # --opt-mode, -n, -v, -V, and how failures end it.
 import os
 import subprocess
@@ -21,6 +21,14 @@ assert rc == 0 and out.startswith("nbdsh 1.") and "\nlibnbd 1." in out, (out, er
 
 rc, out, err = nbdsh("--help")
 assert rc == 0 and "--base-allocation" in out and "--opt-mode" in out, out
+
+# The option lists for shell completion, like libnbd's nbdsh (which has
+# no --connect and -b in 1.14).
+rc, out, _ = nbdsh("--short-options")
+assert rc == 0 and out.split() == ["-V", "-b", "-c", "-n", "-u", "-v"], out
+rc, out, _ = nbdsh("--long-options")
+assert rc == 0 and out.split() == ["--base-allocation", "--command", "--connect",
+                                   "--opt-mode", "--uri", "--verbose", "--version"], out
 
 rc, out, _ = nbdsh("-c", "print(type(h).__name__, nbd.CMD_FLAG_FUA)", "-c", "print(2)")
 assert rc == 0 and out == "NBD 1\n2\n", out
@@ -55,6 +63,9 @@ with Nbdkit(["memory", "1M"]) as srv:
     assert rc == 0 and out == "True\n", (out, err)
 
     rc, out, err = nbdsh("--base-allocation", "-u", srv.uri,
+                         "-c", "print(h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION))")
+    assert rc == 0 and out == "True\n", (out, err)
+    rc, out, err = nbdsh("-b", "-u", srv.uri,
                          "-c", "print(h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION))")
     assert rc == 0 and out == "True\n", (out, err)
 
