@@ -87,10 +87,3 @@ target_connect (struct nbd_handle *h, const struct target *t)
     return -1;
   return nbd_connect_uri (h, t->uri);
 }
-
-const char *
-target_connect_call (const struct target *t)
-{
-  return t->command ? "nbd_connect_systemd_socket_activation"
-                    : "nbd_connect_uri";
-}

@@ -24,7 +24,4 @@ int target_parse (const char *tool, int argc, char **argv, int first,
  */
 int target_connect (struct nbd_handle *h, const struct target *t);
 
-/* The name of the connect call target_connect makes, for messages. */
-const char *target_connect_call (const struct target *t);
-
 #endif
