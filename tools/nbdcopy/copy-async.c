@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blkhash.h"
+
 /* Big enough that block status is asked rarely, small enough that the
  * workers share the end of the disk evenly. */
 #define SEGMENT_SIZE (UINT64_C (64) * 1024 * 1024)
@@ -27,6 +29,7 @@ struct slot {
   uint64_t offset;
   size_t length;
   bool skipped;         /* a zero request or hole, for the progress */
+  bool split_off;       /* the rest of another slot's read (-S) */
   char *buf;
 };
 
@@ -153,10 +156,13 @@ start_next (struct worker *w, struct slot *s)
     return false;
   }
   s->offset = w->pos;
+  s->split_off = false;
   if (e.zero) {
     s->length = (size_t) (e.length < (UINT64_C (1) << 30)
                           ? e.length : (UINT64_C (1) << 30));
     w->pos += s->length;
+    if (source_hash)
+      blkhash_zero (source_hash, s->offset, s->length);
     start_write (w, s, true);
     return true;
   }
@@ -202,6 +208,8 @@ read_done (struct worker *w, struct slot *s)
     fail_at ("read", s->offset, s->error);
     return;
   }
+  if (source_hash && !s->split_off)
+    blkhash_data (source_hash, s->offset, s->buf, s->length);
   if (w->dst->kind == ENDPOINT_NULL) {
     s->skipped = false;
     atomic_store (&s->state, SLOT_WRITE_DONE);
@@ -219,6 +227,7 @@ read_done (struct worker *w, struct slot *s)
       t->length = s->length - run;
       memcpy (t->buf, s->buf + run, t->length);
       t->error = 0;
+      t->split_off = true;
       atomic_store (&t->state, SLOT_READ_DONE);
       s->length = run;
     }

@@ -63,9 +63,17 @@ struct options {
   unsigned connections, requests, threads;
   uint64_t queue_size, request_size, sparse_size;
   bool sparse_size_given;
+  bool blkhash;                 /* --blkhash */
+  int blkhash_digest;
+  uint64_t blkhash_block_size;
+  const char *blkhash_file;     /* NULL: stdout */
 };
 
 extern struct options opts;
+
+/* The blkhash of the source, or NULL without --blkhash.  The copy
+ * engines hand it every piece of the source they read or skip. */
+extern struct blkhash *source_hash;
 
 /* endpoint.c: opening and I/O on any kind of endpoint.  The connection
  * index chooses the NBD handle; file endpoints share one descriptor. */
