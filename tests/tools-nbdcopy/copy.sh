@@ -62,6 +62,12 @@ for mode in "" "--synchronous"; do
     && pass "$m file -> file stays sparse" \
     || fail "$m file -> file not sparse ($blocks blocks)"
 
+  # An existing longer file full of old bytes: holes of the source must
+  # read as zeroes afterwards, and the length must be the source's.
+  garbage "$T/out.img" $((SIZE + 12345))
+  copy_ok "$m file -> file of old data" "$REF" "$T/out.img" \
+    $mode -- "$REF" "$T/out.img"
+
   copy_ok "$m subprocess -> file" "$REF" "$T/out.img" \
     $mode -- [ nbdkit file "$REF" ] "$T/out.img"
 

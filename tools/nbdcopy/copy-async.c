@@ -30,7 +30,8 @@ struct slot {
   size_t length;
   bool skipped;         /* a zero request or hole, for the progress */
   bool split_off;       /* the rest of another slot's read (-S) */
-  char *buf;
+  const char *buf;      /* own, or the source's mapping */
+  char *own;            /* request_size bytes, for reads from NBD */
 };
 
 struct worker {
@@ -169,18 +170,26 @@ start_next (struct worker *w, struct slot *s)
   s->length = e.length < opts.request_size ? (size_t) e.length
                                            : (size_t) opts.request_size;
   w->pos += s->length;
+  s->buf = s->own;
+  if (w->src->map) {
+    /* Written straight from the page cache: no read, no copy. */
+    s->buf = w->src->map + s->offset;
+    s->error = 0;
+    atomic_store (&s->state, SLOT_READ_DONE);
+    return true;
+  }
   if (w->src->kind == ENDPOINT_NBD) {
     nbd_completion_callback cb = { .callback = read_finished,
                                    .user_data = s };
     atomic_store (&s->state, SLOT_READING);
-    if (nbd_aio_pread (w->src->handles[w->conn], s->buf, s->length,
+    if (nbd_aio_pread (w->src->handles[w->conn], s->own, s->length,
                        s->offset, cb, 0) == -1) {
       s->error = nbd_get_errno ();
       atomic_store (&s->state, SLOT_READ_DONE);
     }
     return true;
   }
-  ssize_t got = endpoint_read (w->src, w->conn, s->buf, s->length,
+  ssize_t got = endpoint_read (w->src, w->conn, s->own, s->length,
                                s->offset);
   if (got != (ssize_t) s->length) {
     if (got >= 0)
@@ -225,7 +234,13 @@ read_done (struct worker *w, struct slot *s)
     else {
       t->offset = s->offset + run;
       t->length = s->length - run;
-      memcpy (t->buf, s->buf + run, t->length);
+      /* The mapping outlives both slots; a slot's own buffer does not. */
+      if (w->src->map)
+        t->buf = s->buf + run;
+      else {
+        memcpy (t->own, s->buf + run, t->length);
+        t->buf = t->own;
+      }
       t->error = 0;
       t->split_off = true;
       atomic_store (&t->state, SLOT_READ_DONE);
@@ -377,8 +392,8 @@ copy_asynchronous (struct endpoint *src, struct endpoint *dst,
     }
     for (unsigned j = 0; j < nslots; j++) {
       /* Buffers are never zeroed: every byte is filled by a read first. */
-      w->slots[j].buf = malloc (opts.request_size);
-      if (w->slots[j].buf == NULL) {
+      w->slots[j].own = src->map ? NULL : malloc (opts.request_size);
+      if (w->slots[j].own == NULL && !src->map) {
         perror (TOOL);
         exit (EXIT_FAILURE);
       }
@@ -404,7 +419,7 @@ copy_asynchronous (struct endpoint *src, struct endpoint *dst,
   }
   for (int i = 0; i < workers_count; i++) {
     for (unsigned j = 0; j < nslots; j++)
-      free (workers[i].slots[j].buf);
+      free (workers[i].slots[j].own);
     free (workers[i].slots);
   }
   free (workers);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,6 +204,22 @@ endpoint_open_more (struct endpoint *ep, int connections)
 }
 
 void
+endpoint_map_source (struct endpoint *ep)
+{
+  void *p;
+
+  if (ep->kind != ENDPOINT_FILE || !ep->is_source || ep->is_block_device ||
+      ep->size <= 0 || (uint64_t) ep->size > SIZE_MAX)
+    return;
+  p = mmap (NULL, (size_t) ep->size, PROT_READ, MAP_SHARED, ep->fd, 0);
+  if (p == MAP_FAILED)
+    return;             /* pread still works */
+  /* Read ahead generously; pages already sent may be dropped. */
+  madvise (p, (size_t) ep->size, MADV_SEQUENTIAL);
+  ep->map = p;
+}
+
+void
 endpoint_close (struct endpoint *ep)
 {
   for (int i = 0; i < ep->connections; i++) {
@@ -215,6 +232,8 @@ endpoint_close (struct endpoint *ep)
   if (ep->kind == ENDPOINT_FILE) {
     for (int i = 0; i < MAX_CONNECTIONS; i++)
       free (ep->caches[i].extents);
+    if (ep->map)
+      munmap ((void *) ep->map, (size_t) ep->size);
     if (ep->fd >= 0)
       close (ep->fd);
   }
@@ -541,13 +560,32 @@ endpoint_flush (struct endpoint *ep)
   return 0;
 }
 
+/* Makes the whole file a hole.  Truncating a file to length 0 is the
+ * obvious way, but ext4 then takes the file for one being replaced and
+ * writes all of it out at close(2) (its auto_da_alloc heuristic), which
+ * makes the copy wait for the disk; punching a hole does not. */
+static int
+empty_file (int fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) == -1)
+    return -1;
+  if (st.st_size == 0)
+    return 0;
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                 st.st_size) == 0)
+    return 0;
+  return ftruncate (fd, 0);
+}
+
 int
 endpoint_resize (struct endpoint *ep, int64_t size)
 {
-  /* A stream's length is known only at its end: start empty and let the
-   * copy set the length then. */
-  if (ftruncate (ep->fd, 0) == -1 ||
-      (size > 0 && ftruncate (ep->fd, (off_t) size) == -1)) {
+  /* A stream's length is known only at its end: the copy sets it then,
+   * cutting off whatever the file held beyond it. */
+  if (empty_file (ep->fd) == -1 ||
+      (size >= 0 && ftruncate (ep->fd, (off_t) size) == -1)) {
     fprintf (stderr, "%s: %s: truncate: %s\n", TOOL, ep->name,
              strerror (errno));
     return -1;

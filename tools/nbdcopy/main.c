@@ -288,6 +288,8 @@ main (int argc, char **argv)
   if (endpoint_open_more (&src, workers) == -1 ||
       endpoint_open_more (&dst, workers) == -1)
     goto out;
+  if (!synchronous)
+    endpoint_map_source (&src);
 
   if (opts.blkhash &&
       (source_hash = blkhash_new (opts.blkhash_digest,

@@ -50,6 +50,7 @@ struct endpoint {
   int fd;                       /* ENDPOINT_FILE, ENDPOINT_STREAM */
   bool is_block_device;
   bool starts_zeroed;           /* a file nbdcopy just truncated */
+  const char *map;              /* a regular file source, mapped whole */
   int64_t size;                 /* -1: a stream whose length is unknown */
   uint64_t preferred_block;
   uint64_t max_block;           /* largest payload the server takes, or 0 */
@@ -81,6 +82,9 @@ int endpoint_classify (struct endpoint *ep, int argc, char **argv,
                        int *next, bool is_source);
 int endpoint_open (struct endpoint *ep);
 int endpoint_open_more (struct endpoint *ep, int connections);
+/* Maps a regular file source into memory, so that the copy can send
+ * from the page cache; leaves ep->map NULL where that is not possible. */
+void endpoint_map_source (struct endpoint *ep);
 void endpoint_close (struct endpoint *ep);
 /* Empties a regular file destination and gives it the source's size
  * (-1: a stream, whose length the copy sets at the end). */
