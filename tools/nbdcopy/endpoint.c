@@ -443,6 +443,43 @@ endpoint_read (struct endpoint *ep, int conn, void *buf, size_t len,
   return (ssize_t) done;
 }
 
+/* A copy into a regular file would otherwise leave the whole image dirty
+ * in the page cache, for the kernel to throttle the copy (and every other
+ * writer) once the dirty limit is reached.  So the bytes each connection
+ * writes go to the disk in batches of WRITE_BEHIND, and the batch before,
+ * written out by then or soon, is dropped from the cache. */
+#define WRITE_BEHIND (UINT64_C (8) * 1024 * 1024)
+
+static void
+send_batch (struct endpoint *ep, int conn)
+{
+  struct extent *unsent = &ep->unsent[conn], *sent = &ep->sent[conn];
+
+  (void) sync_file_range (ep->fd, (off_t) unsent->offset,
+                          (off_t) unsent->length, SYNC_FILE_RANGE_WRITE);
+  if (sent->length)
+    (void) posix_fadvise (ep->fd, (off_t) sent->offset,
+                          (off_t) sent->length, POSIX_FADV_DONTNEED);
+  *sent = *unsent;
+  unsent->length = 0;
+}
+
+static void
+write_behind (struct endpoint *ep, int conn, uint64_t offset, size_t len)
+{
+  struct extent *unsent = &ep->unsent[conn];
+
+  if (ep->is_block_device)
+    return;
+  if (unsent->length && unsent->offset + unsent->length != offset)
+    send_batch (ep, conn);
+  if (unsent->length == 0)
+    *unsent = (struct extent) { .offset = offset, .length = 0 };
+  unsent->length += len;
+  if (unsent->length >= WRITE_BEHIND)
+    send_batch (ep, conn);
+}
+
 int
 endpoint_write (struct endpoint *ep, int conn, const void *buf, size_t len,
                 uint64_t offset)
@@ -475,6 +512,8 @@ endpoint_write (struct endpoint *ep, int conn, const void *buf, size_t len,
     }
     done += (size_t) r;
   }
+  if (ep->kind == ENDPOINT_FILE)
+    write_behind (ep, conn, offset, len);
   return 0;
 }
 

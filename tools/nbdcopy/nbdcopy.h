@@ -46,6 +46,9 @@ struct endpoint {
   struct target target;         /* ENDPOINT_NBD */
   struct nbd_handle *handles[MAX_CONNECTIONS];
   struct extent_cache caches[MAX_CONNECTIONS];
+  /* Per connection: file bytes written and not yet sent to the disk,
+   * and those sent last (see write_behind in endpoint.c). */
+  struct extent unsent[MAX_CONNECTIONS], sent[MAX_CONNECTIONS];
   int connections;              /* handles opened so far */
   int fd;                       /* ENDPOINT_FILE, ENDPOINT_STREAM */
   bool is_block_device;
