@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -203,9 +204,24 @@ endpoint_open_more (struct endpoint *ep, int connections)
   return 0;
 }
 
+/* Touching a page of the mapping beyond the end of a file that shrank
+ * raises SIGBUS: that is the same error pread reports as a short read,
+ * and it ends the copy with a message, not a crash. */
+static void
+source_shrank (int sig)
+{
+  static const char message[] =
+    TOOL ": error: the source file shrank during the copy\n";
+
+  (void) sig;
+  (void) !write (STDERR_FILENO, message, sizeof message - 1);
+  _exit (EXIT_FAILURE);
+}
+
 void
 endpoint_map_source (struct endpoint *ep)
 {
+  struct sigaction sa = { .sa_handler = source_shrank };
   void *p;
 
   if (ep->kind != ENDPOINT_FILE || !ep->is_source || ep->is_block_device ||
@@ -216,6 +232,8 @@ endpoint_map_source (struct endpoint *ep)
     return;             /* pread still works */
   /* Read ahead generously; pages already sent may be dropped. */
   madvise (p, (size_t) ep->size, MADV_SEQUENTIAL);
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGBUS, &sa, NULL);
   ep->map = p;
 }
 
