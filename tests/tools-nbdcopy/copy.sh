@@ -62,6 +62,12 @@ for mode in "" "--synchronous"; do
     && pass "$m file -> file stays sparse" \
     || fail "$m file -> file not sparse ($blocks blocks)"
 
+  # An existing longer file full of old bytes: holes of the source must
+  # read as zeroes afterwards, and the length must be the source's.
+  garbage "$T/out.img" $((SIZE + 12345))
+  copy_ok "$m file -> file of old data" "$REF" "$T/out.img" \
+    $mode -- "$REF" "$T/out.img"
+
   copy_ok "$m subprocess -> file" "$REF" "$T/out.img" \
     $mode -- [ nbdkit file "$REF" ] "$T/out.img"
 
@@ -243,6 +249,22 @@ done > "$T/missing"
   && pass "--version" || fail "--version"
 "$NBDCOPY" -v -- [ nbdkit pattern 1M ] null: 2>&1 | grep -q 'src: size=1048576' \
   && pass "-v sizes" || fail "-v sizes"
+
+# A source file that shrinks during the copy (it is read through a
+# mapping, where that is a SIGBUS) ends the copy with an error, not a
+# crash.  The delay filter keeps the copy running for seconds.
+python3 -c "import os; open('$T/shrink.img','wb').write(os.urandom(16 << 20))"
+"$NBDCOPY" -C 1 --request-size=64k -- "$T/shrink.img" \
+  [ nbdkit --filter=delay memory 16M wdelay=100ms ] 2>"$T/err" &
+copier=$!
+sleep 1
+truncate -s 1M "$T/shrink.img"
+wait $copier; st=$?
+if [ $st -eq 1 ] && grep -q "source file shrank" "$T/err"; then
+  pass "a source file shrinking during the copy is an error"
+else
+  fail "shrinking source: exit $st, $(head -c 300 "$T/err")"
+fi
 
 echo "$failures failures"
 [ $failures -eq 0 ]

@@ -3,6 +3,8 @@
  * --synchronous. */
 #include "nbdcopy.h"
 
+#include "blkhash.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -36,6 +38,8 @@ copy_zero_extent (struct endpoint *dst, uint64_t len, uint64_t offset)
   if ((zeroes_need_writing (dst) || dst->kind == ENDPOINT_STREAM) &&
       endpoint_write_zeroes (dst, 0, len, offset) == -1)
     return -1;
+  if (source_hash)
+    blkhash_zero (source_hash, offset, len);
   progress_add (len, true);
   return 0;
 }
@@ -78,6 +82,8 @@ copy_synchronous (struct endpoint *src, struct endpoint *dst)
                "source size\n", TOOL);
       goto out;
     }
+    if (source_hash)
+      blkhash_data (source_hash, offset, buf, (size_t) got);
     if (write_with_holes (dst, buf, (size_t) got, offset) == -1)
       goto out;
     offset += (uint64_t) got;
@@ -88,6 +94,9 @@ copy_synchronous (struct endpoint *src, struct endpoint *dst)
   if (src->size == -1 && dst->kind == ENDPOINT_FILE && !dst->is_block_device
       && endpoint_resize_end (dst, offset) == -1)
     goto out;
+  /* The stream's length is known now. */
+  if (src->size == -1)
+    src->size = (int64_t) offset;
   r = 0;
  out:
   free (buf);

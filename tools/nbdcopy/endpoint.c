@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -202,6 +204,39 @@ endpoint_open_more (struct endpoint *ep, int connections)
   return 0;
 }
 
+/* Touching a page of the mapping beyond the end of a file that shrank
+ * raises SIGBUS: that is the same error pread reports as a short read,
+ * and it ends the copy with a message, not a crash. */
+static void
+source_shrank (int sig)
+{
+  static const char message[] =
+    TOOL ": error: the source file shrank during the copy\n";
+
+  (void) sig;
+  (void) !write (STDERR_FILENO, message, sizeof message - 1);
+  _exit (EXIT_FAILURE);
+}
+
+void
+endpoint_map_source (struct endpoint *ep)
+{
+  struct sigaction sa = { .sa_handler = source_shrank };
+  void *p;
+
+  if (ep->kind != ENDPOINT_FILE || !ep->is_source || ep->is_block_device ||
+      ep->size <= 0 || (uint64_t) ep->size > SIZE_MAX)
+    return;
+  p = mmap (NULL, (size_t) ep->size, PROT_READ, MAP_SHARED, ep->fd, 0);
+  if (p == MAP_FAILED)
+    return;             /* pread still works */
+  /* Read ahead generously; pages already sent may be dropped. */
+  madvise (p, (size_t) ep->size, MADV_SEQUENTIAL);
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGBUS, &sa, NULL);
+  ep->map = p;
+}
+
 void
 endpoint_close (struct endpoint *ep)
 {
@@ -215,6 +250,8 @@ endpoint_close (struct endpoint *ep)
   if (ep->kind == ENDPOINT_FILE) {
     for (int i = 0; i < MAX_CONNECTIONS; i++)
       free (ep->caches[i].extents);
+    if (ep->map)
+      munmap ((void *) ep->map, (size_t) ep->size);
     if (ep->fd >= 0)
       close (ep->fd);
   }
@@ -424,6 +461,43 @@ endpoint_read (struct endpoint *ep, int conn, void *buf, size_t len,
   return (ssize_t) done;
 }
 
+/* A copy into a regular file would otherwise leave the whole image dirty
+ * in the page cache, for the kernel to throttle the copy (and every other
+ * writer) once the dirty limit is reached.  So the bytes each connection
+ * writes go to the disk in batches of WRITE_BEHIND, and the batch before,
+ * written out by then or soon, is dropped from the cache. */
+#define WRITE_BEHIND (UINT64_C (8) * 1024 * 1024)
+
+static void
+send_batch (struct endpoint *ep, int conn)
+{
+  struct extent *unsent = &ep->unsent[conn], *sent = &ep->sent[conn];
+
+  (void) sync_file_range (ep->fd, (off_t) unsent->offset,
+                          (off_t) unsent->length, SYNC_FILE_RANGE_WRITE);
+  if (sent->length)
+    (void) posix_fadvise (ep->fd, (off_t) sent->offset,
+                          (off_t) sent->length, POSIX_FADV_DONTNEED);
+  *sent = *unsent;
+  unsent->length = 0;
+}
+
+static void
+write_behind (struct endpoint *ep, int conn, uint64_t offset, size_t len)
+{
+  struct extent *unsent = &ep->unsent[conn];
+
+  if (ep->is_block_device)
+    return;
+  if (unsent->length && unsent->offset + unsent->length != offset)
+    send_batch (ep, conn);
+  if (unsent->length == 0)
+    *unsent = (struct extent) { .offset = offset, .length = 0 };
+  unsent->length += len;
+  if (unsent->length >= WRITE_BEHIND)
+    send_batch (ep, conn);
+}
+
 int
 endpoint_write (struct endpoint *ep, int conn, const void *buf, size_t len,
                 uint64_t offset)
@@ -456,6 +530,8 @@ endpoint_write (struct endpoint *ep, int conn, const void *buf, size_t len,
     }
     done += (size_t) r;
   }
+  if (ep->kind == ENDPOINT_FILE)
+    write_behind (ep, conn, offset, len);
   return 0;
 }
 
@@ -541,13 +617,32 @@ endpoint_flush (struct endpoint *ep)
   return 0;
 }
 
+/* Makes the whole file a hole.  Truncating a file to length 0 is the
+ * obvious way, but ext4 then takes the file for one being replaced and
+ * writes all of it out at close(2) (its auto_da_alloc heuristic), which
+ * makes the copy wait for the disk; punching a hole does not. */
+static int
+empty_file (int fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) == -1)
+    return -1;
+  if (st.st_size == 0)
+    return 0;
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                 st.st_size) == 0)
+    return 0;
+  return ftruncate (fd, 0);
+}
+
 int
 endpoint_resize (struct endpoint *ep, int64_t size)
 {
-  /* A stream's length is known only at its end: start empty and let the
-   * copy set the length then. */
-  if (ftruncate (ep->fd, 0) == -1 ||
-      (size > 0 && ftruncate (ep->fd, (off_t) size) == -1)) {
+  /* A stream's length is known only at its end: the copy sets it then,
+   * cutting off whatever the file held beyond it. */
+  if (empty_file (ep->fd) == -1 ||
+      (size >= 0 && ftruncate (ep->fd, (off_t) size) == -1)) {
     fprintf (stderr, "%s: %s: truncate: %s\n", TOOL, ep->name,
              strerror (errno));
     return -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blkhash.h"
 #include "command-line.h"
 #include "human-size.h"
 
@@ -26,11 +27,13 @@ struct options opts = {
 enum {
   OPT_ALLOCATED = TOOL_OPT_FIRST,
   OPT_DESTINATION_IS_ZERO, OPT_FLUSH, OPT_NO_EXTENTS, OPT_QUEUE_SIZE,
-  OPT_REQUEST_SIZE, OPT_SYNCHRONOUS,
+  OPT_REQUEST_SIZE, OPT_SYNCHRONOUS, OPT_BLKHASH, OPT_BLKHASH_FILE,
 };
 
 static const struct option long_options[] = {
   { "allocated", no_argument, NULL, OPT_ALLOCATED },
+  { "blkhash", optional_argument, NULL, OPT_BLKHASH },
+  { "blkhash-file", required_argument, NULL, OPT_BLKHASH_FILE },
   { "connections", required_argument, NULL, 'C' },
   { "destination-is-zero", no_argument, NULL, OPT_DESTINATION_IS_ZERO },
   { "flush", no_argument, NULL, OPT_FLUSH },
@@ -51,7 +54,8 @@ static const char usage[] =
 "\n"
 "Copy to and from an NBD server:\n"
 "\n"
-"    nbdcopy [--allocated] [-C N|--connections=N]\n"
+"    nbdcopy [--allocated] [--blkhash=DIGEST[/SIZE]] [--blkhash-file=FILE]\n"
+"            [-C N|--connections=N]\n"
 "            [--destination-is-zero|--target-is-zero] [--flush]\n"
 "            [--no-extents] [-p|--progress|--progress=FD]\n"
 "            [--queue-size=N] [--request-size=N] [-R N|--requests=N]\n"
@@ -116,6 +120,13 @@ parse_options (int argc, char **argv)
       break;
     switch (c) {
     case OPT_ALLOCATED: opts.allocated = true; break;
+    case OPT_BLKHASH:
+      opts.blkhash = true;
+      if (blkhash_parse (optarg, &opts.blkhash_digest,
+                         &opts.blkhash_block_size) == -1)
+        exit (EXIT_FAILURE);
+      break;
+    case OPT_BLKHASH_FILE: opts.blkhash_file = optarg; break;
     case 'C': opts.connections = parse_count ("connections", optarg, 1);
       break;
     case OPT_DESTINATION_IS_ZERO: opts.destination_is_zero = true; break;
@@ -153,6 +164,33 @@ parse_options (int argc, char **argv)
     case 'v': opts.verbose = true; break;
     }
   }
+}
+
+struct blkhash *source_hash;
+
+/* Prints the source's blkhash on stdout or into --blkhash-file, one line
+ * of hex. */
+static int
+print_blkhash (uint64_t size)
+{
+  char hex[BLKHASH_HEX_MAX];
+  FILE *fp = stdout;
+
+  if (blkhash_finish (source_hash, size, hex) == -1)
+    return -1;
+  if (opts.blkhash_file && (fp = fopen (opts.blkhash_file, "w")) == NULL) {
+    fprintf (stderr, "%s: %s: %s\n", TOOL, opts.blkhash_file,
+             strerror (errno));
+    return -1;
+  }
+  fprintf (fp, "%s\n", hex);
+  if ((fp == stdout ? fflush (fp) : fclose (fp)) == EOF) {
+    fprintf (stderr, "%s: %s: %s\n", TOOL,
+             opts.blkhash_file ? opts.blkhash_file : "stdout",
+             strerror (errno));
+    return -1;
+  }
+  return 0;
 }
 
 static uint64_t
@@ -236,16 +274,26 @@ main (int argc, char **argv)
   if (endpoint_open_more (&src, workers) == -1 ||
       endpoint_open_more (&dst, workers) == -1)
     goto out;
+  if (!synchronous)
+    endpoint_map_source (&src);
 
+  if (opts.blkhash &&
+      (source_hash = blkhash_new (opts.blkhash_digest,
+                                  opts.blkhash_block_size,
+                                  src.size)) == NULL)
+    goto out;
   progress_start (src.size);
   r = synchronous ? copy_synchronous (&src, &dst)
                   : copy_asynchronous (&src, &dst, workers);
   progress_finish (r == 0);
   if (r == 0 && opts.flush)
     r = endpoint_flush (&dst);
+  if (r == 0 && source_hash)
+    r = print_blkhash ((uint64_t) src.size);
 
  out:
   endpoint_close (&src);
   endpoint_close (&dst);
+  blkhash_free (source_hash);
   exit (r == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
 }

@@ -46,10 +46,14 @@ struct endpoint {
   struct target target;         /* ENDPOINT_NBD */
   struct nbd_handle *handles[MAX_CONNECTIONS];
   struct extent_cache caches[MAX_CONNECTIONS];
+  /* Per connection: file bytes written and not yet sent to the disk,
+   * and those sent last (see write_behind in endpoint.c). */
+  struct extent unsent[MAX_CONNECTIONS], sent[MAX_CONNECTIONS];
   int connections;              /* handles opened so far */
   int fd;                       /* ENDPOINT_FILE, ENDPOINT_STREAM */
   bool is_block_device;
   bool starts_zeroed;           /* a file nbdcopy just truncated */
+  const char *map;              /* a regular file source, mapped whole */
   int64_t size;                 /* -1: a stream whose length is unknown */
   uint64_t preferred_block;
   uint64_t max_block;           /* largest payload the server takes, or 0 */
@@ -63,9 +67,17 @@ struct options {
   unsigned connections, requests, threads;
   uint64_t queue_size, request_size, sparse_size;
   bool sparse_size_given;
+  bool blkhash;                 /* --blkhash */
+  int blkhash_digest;
+  uint64_t blkhash_block_size;
+  const char *blkhash_file;     /* NULL: stdout */
 };
 
 extern struct options opts;
+
+/* The blkhash of the source, or NULL without --blkhash.  The copy
+ * engines hand it every piece of the source they read or skip. */
+extern struct blkhash *source_hash;
 
 /* endpoint.c: opening and I/O on any kind of endpoint.  The connection
  * index chooses the NBD handle; file endpoints share one descriptor. */
@@ -73,6 +85,9 @@ int endpoint_classify (struct endpoint *ep, int argc, char **argv,
                        int *next, bool is_source);
 int endpoint_open (struct endpoint *ep);
 int endpoint_open_more (struct endpoint *ep, int connections);
+/* Maps a regular file source into memory, so that the copy can send
+ * from the page cache; leaves ep->map NULL where that is not possible. */
+void endpoint_map_source (struct endpoint *ep);
 void endpoint_close (struct endpoint *ep);
 /* Empties a regular file destination and gives it the source's size
  * (-1: a stream, whose length the copy sets at the end). */
