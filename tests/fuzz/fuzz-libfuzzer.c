@@ -12,7 +12,7 @@
  * A crashing input replays with the same program and the file as its
  * argument; FUZZ_DUMP=1 prints what the server sent.
  */
-#include "fuzz-harness.h"
+#include "fz-client.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -1,0 +1,93 @@
+/* Byte strings and big-endian fields for the fake server. */
+#include "fz-util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void *
+fz_xrealloc (void *p, size_t n)
+{
+  void *q = realloc (p, n ? n : 1);
+  if (q == NULL) {
+    perror ("realloc");
+    exit (99);
+  }
+  return q;
+}
+
+int64_t
+fz_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint8_t *
+fz_buf_grow (struct fz_buf *b, size_t n)
+{
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + n)
+      cap *= 2;
+    b->p = fz_xrealloc (b->p, cap);
+    b->cap = cap;
+  }
+  b->len += n;
+  return b->p + b->len - n;
+}
+
+void
+fz_buf_add (struct fz_buf *b, const void *d, size_t n)
+{
+  if (n) memcpy (fz_buf_grow (b, n), d, n);
+}
+void
+fz_buf_add16 (struct fz_buf *b, uint16_t v)
+{
+  fz_put16 (fz_buf_grow (b, 2), v);
+}
+
+void
+fz_buf_add32 (struct fz_buf *b, uint32_t v)
+{
+  fz_put32 (fz_buf_grow (b, 4), v);
+}
+
+void
+fz_buf_add64 (struct fz_buf *b, uint64_t v)
+{
+  fz_put64 (fz_buf_grow (b, 8), v);
+}
+
+void
+fz_buf_addstr (struct fz_buf *b, const char *s)
+{
+  fz_buf_add (b, s, strlen (s));
+}
+
+void
+fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n)
+{
+  size_t tail = b->len - pos;
+  fz_buf_grow (b, n);
+  memmove (b->p + pos + n, b->p + pos, tail);
+  memcpy (b->p + pos, d, n);
+}
+
+void
+fz_buf_free (struct fz_buf *b)
+{
+  free (b->p);
+  *b = (struct fz_buf) { 0 };
+}
+
+void
+fz_hexdump (FILE *f, const uint8_t *p, size_t n, size_t limit)
+{
+  for (size_t i = 0; i < n && i < limit; i++)
+    fprintf (f, "%02x%s", p[i], (i + 1) % 32 == 0 || i + 1 == n ? "\n" : " ");
+  if (n > limit)
+    fprintf (f, "... (%zu bytes in all)\n", n);
+}
