@@ -114,6 +114,7 @@ struct fz_iter {
   /* The driver's way to issue command i (completions issue the second
    * wave with it); NULL once the client is gone. */
   void (*issue_cmd) (struct fz_iter *it, int i);
+  void *driver;              /* the driver's own state */
 };
 
 /* A failed check of iteration it: reported with the iteration's label
