@@ -33,7 +33,8 @@
  *   size=N eflags=N block=MIN:PREF:MAX name=TEXT|- description=TEXT|-
  *   structured=0|1 extended=0|1 tls=0|1 protocol=TEXT hsflags=N
  *   known=0|1              the export's size and flags were received
- *   opt_err=ERRNO|0|pending  opt_count=N  server_msg=TEXT|-
+ *   opt_err=ERRNO|0|pending  opt_count=N
+ *   server_msg=TEXT        the option's error text contains TEXT
  *   cmd=K err=ERRNO|0|pending   command K's completion (at most once)
  *   chunks=K:N             command K got N chunk or extent callbacks
  *   data=K BYTES...        command K's read buffer
@@ -838,8 +839,9 @@ expect_line (struct run *r, const struct tr_line *l)
       nbdi_engine_option_result (e, &res);
       if (KEY ("opt_count"))
         expect_num (r, l->lineno, "option count", (uint64_t) res.count, v);
-      else
-        expect_str (r, l->lineno, "server message", res.server_msg, v);
+      else if (res.server_msg == NULL || strstr (res.server_msg, v) == NULL)
+        fail (r, l->lineno, "server message \"%s\" does not contain \"%s\"",
+              res.server_msg ? res.server_msg : "(null)", v);
     }
     else if (KEY ("items"))
       expect_num (r, l->lineno, "list/context items", (uint64_t) r->items, v);
@@ -916,15 +918,17 @@ tx_line (struct run *r, const struct tr_line *l)
   pump (r);
   size_t have = r->sent_len - r->sent_checked;
   const uint8_t *got = r->sent + r->sent_checked;
-  if (have != l->len || memcmp (got, l->bytes, l->len) != 0) {
+  if (have < l->len || (l->len && memcmp (got, l->bytes, l->len) != 0)) {
     fail (r, l->lineno, "the client sent other bytes");
     fprintf (stderr, "    expected ");
     hex (stderr, l->bytes, l->len);
     fprintf (stderr, "\n    got      ");
     hex (stderr, got, have);
     fprintf (stderr, "\n");
+    r->sent_checked = r->sent_len;
   }
-  r->sent_checked = r->sent_len;
+  else
+    r->sent_checked += l->len;
 }
 
 static void
@@ -1023,12 +1027,14 @@ run_transcript (const char *path)
   }
   for (int m = 1; m < M_COUNT; m++) {
     const struct run *a = &runs[0], *b = &runs[m];
-    if (a->sent_len != b->sent_len || memcmp (a->sent, b->sent, a->sent_len) != 0) {
+    if (a->sent_len != b->sent_len
+        || (a->sent_len && memcmp (a->sent, b->sent, a->sent_len) != 0)) {
       fprintf (stderr, "%s: FAIL: the %s and %s runs sent different bytes\n",
                t.name, mode_name[0], mode_name[m]);
       failures++;
     }
-    if (a->log.len != b->log.len || memcmp (a->log.p, b->log.p, a->log.len) != 0) {
+    if (a->log.len != b->log.len
+        || (a->log.len && memcmp (a->log.p, b->log.p, a->log.len) != 0)) {
       fprintf (stderr, "%s: FAIL: the %s and %s runs differ:\n--- %s\n%.*s--- %s\n%.*s",
                t.name, mode_name[0], mode_name[m], mode_name[0], (int) a->log.len,
                a->log.p, mode_name[m], (int) b->log.len, b->log.p);

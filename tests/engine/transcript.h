@@ -4,8 +4,9 @@
  *
  *   config KEY=VALUE ...    engine settings, before anything else
  *   rx BYTES                bytes the server sends (delivered now)
- *   tx BYTES                the bytes the client must have sent since
- *                           the last tx line, exactly
+ *   tx BYTES                the next bytes the client must have sent
+ *                           by now; at the end, every byte it sent must
+ *                           have been expected by a tx line
  *   eof                     the server hangs up
  *   call NAME ARGS...       an option or command (see run-transcript.c)
  *   expect KEY=VALUE ...    a fact that must hold now

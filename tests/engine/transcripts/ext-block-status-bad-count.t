@@ -15,4 +15,4 @@ expect state=READY structured=1 extended=1 metas=base:allocation:3
 call block_status64 8192 0
 tx EXTREQUEST u16:0 u16:7 u64:1 u64:0 u64:8192
 rx EXTREPLY u16:1 u16:6 u64:1 u64:0 u64:24 u32:3 u32:2 u64:4096 u64:0
-expect cmd=1 err=EPROTO chunks=1:0
+expect state=DEAD error=EPROTO cmd=1 err=ENOTCONN chunks=1:0

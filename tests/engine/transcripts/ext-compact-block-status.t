@@ -14,4 +14,4 @@ expect state=READY structured=1 extended=1 metas=base:allocation:3
 call block_status64 8192 0
 tx EXTREQUEST u16:0 u16:7 u64:1 u64:0 u64:8192
 rx EXTREPLY u16:1 u16:5 u64:1 u64:0 u64:12 u32:3 u32:8192 u32:0
-expect cmd=1 err=EPROTO
+expect state=DEAD error=EPROTO cmd=1 err=ENOTCONN

@@ -11,4 +11,4 @@ expect state=READY structured=1
 call pread_sr 16 4096
 tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
 rx STRUCTURED u16:1 u16:1 u64:1 u32:25 u64:4096 "0123456789abcdefX"
-expect cmd=1 err=EPROTO chunks=1:0
+expect state=DEAD error=EPROTO cmd=1 err=ENOTCONN chunks=1:0

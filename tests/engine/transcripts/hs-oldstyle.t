@@ -6,7 +6,7 @@ expect state=READY protocol=oldstyle size=1048576 eflags=5 known=1
 expect structured=0 extended=0 hsflags=0
 call pread 16 4096
 tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
-expect state=PROCESSING in_flight=1
+expect state=READY in_flight=1
 rx SIMPLE u32:0 u64:1 "0123456789abcdef"
 expect cmd=1 err=0 in_flight=0 state=READY
 expect data=1 "0123456789abcdef"

@@ -1,4 +1,5 @@
-# A BLOCK_STATUS chunk with no descriptor: the command must not succeed.
+# A BLOCK_STATUS chunk with no descriptor: a protocol error: the connection dies and the
+# command in flight completes with ENOTCONN.
 config sr=1 ext=0 meta=base:allocation
 rx NBDMAGIC IHAVEOPT u16:3
 tx u32:3
@@ -14,4 +15,4 @@ expect state=READY structured=1 extended=0
 call block_status 4096 0
 tx REQUEST u16:0 u16:7 u64:1 u64:0 u32:4096
 rx STRUCTURED u16:1 u16:5 u64:1 u32:4 u32:9
-expect cmd=1 err=EPROTO
+expect state=DEAD error=EPROTO cmd=1 err=ENOTCONN

@@ -89,10 +89,7 @@ fz_check_unmutated (struct fz_iter *it)
       ICHECK (it, c->comp_err != 0, "%s: succeeded though the %s failed it",
               fz_cmd_name[c->type], c->user_failed ? "callback" : "server");
     if (c->comp_err == 0 && (c->type == C_PREAD || c->type == C_PREAD_SR)) {
-      uint64_t k;
-      for (k = 0; k < c->count; k++)
-        if (c->buf[k] != fz_disk_byte (c->offset + k))
-          break;
+      uint64_t k = fz_disk_mismatch (c->buf, c->offset, c->count);
       uint64_t bad = 0, last = k;
       for (uint64_t j = k; j < c->count; j++)
         if (c->buf[j] != fz_disk_byte (c->offset + j)) {

@@ -60,8 +60,10 @@ fz_issue_cmd (struct fz_iter *it, int i)
   c->attempted = true;
   if (c->type == C_PREAD || c->type == C_PREAD_SR || c->type == C_PWRITE) {
     c->buf = fz_xrealloc (NULL, buflen);       /* exact size: ASan sees overruns */
-    for (size_t k = 0; k < buflen; k++)
-      c->buf[k] = c->type == C_PWRITE ? fz_disk_byte (c->offset + k) : 0xa5;
+    if (c->type == C_PWRITE)
+      fz_disk_fill (c->buf, c->offset, buflen);
+    else
+      memset (c->buf, 0xa5, buflen);
   }
   switch (c->type) {
   case C_PREAD:

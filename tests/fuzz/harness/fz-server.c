@@ -17,12 +17,63 @@ fz_is_zero_region (uint64_t off)
   return (off >> 12) % 4 == 3;
 }
 
-uint8_t
-fz_disk_byte (uint64_t off)
+static uint8_t
+disk_byte_at (uint64_t off)
 {
   if (fz_is_zero_region (off))
     return 0;
   return (uint8_t) (off * 31 + (off >> 9) + 7) | 1;   /* never 0 */
+}
+
+/* The pattern is computed once for the offsets reads reach in practice
+ * (every export is at most FZ_EXPORT_SIZE, every read about as long):
+ * filling and checking buffers is then memcpy and memcmp, which also
+ * make ASan check every byte of the buffer at once. */
+#define DISK_TABLE_SIZE (4 * FZ_EXPORT_SIZE)
+static uint8_t disk_table[DISK_TABLE_SIZE];
+static bool disk_table_ready;
+
+static const uint8_t *
+disk_table_at (uint64_t off, size_t n)
+{
+  if (off > DISK_TABLE_SIZE || n > DISK_TABLE_SIZE - off)
+    return NULL;
+  if (!disk_table_ready) {
+    for (uint64_t i = 0; i < DISK_TABLE_SIZE; i++)
+      disk_table[i] = disk_byte_at (i);
+    disk_table_ready = true;
+  }
+  return disk_table + off;
+}
+
+uint8_t
+fz_disk_byte (uint64_t off)
+{
+  const uint8_t *t = disk_table_at (off, 1);
+  return t ? *t : disk_byte_at (off);
+}
+
+void
+fz_disk_fill (uint8_t *dst, uint64_t off, size_t n)
+{
+  const uint8_t *t = disk_table_at (off, n);
+  if (t)
+    memcpy (dst, t, n);
+  else
+    for (size_t i = 0; i < n; i++)
+      dst[i] = disk_byte_at (off + i);
+}
+
+size_t
+fz_disk_mismatch (const uint8_t *p, uint64_t off, size_t n)
+{
+  const uint8_t *t = disk_table_at (off, n);
+  if (t && memcmp (p, t, n) == 0)
+    return n;
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != disk_byte_at (off + i))
+      return i;
+  return n;
 }
 
 void

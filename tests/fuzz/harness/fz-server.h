@@ -157,6 +157,11 @@ int fz_srv_expected (const struct fz_srv *s, uint64_t cookie);
 /* The export's contents: a pattern with zero holes every 16 KiB. */
 bool fz_is_zero_region (uint64_t off);
 uint8_t fz_disk_byte (uint64_t off);
+/* n bytes of the export from off into dst. */
+void fz_disk_fill (uint8_t *dst, uint64_t off, size_t n);
+/* Where p (n bytes read from off) first differs from the export: n if
+ * nowhere. */
+size_t fz_disk_mismatch (const uint8_t *p, uint64_t off, size_t n);
 
 /* Where a message's own length field is, and its width (0: none). */
 size_t fz_msg_length_field (const struct fz_msg *m, int *width);

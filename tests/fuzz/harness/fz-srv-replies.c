@@ -98,8 +98,7 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
 
   if (!fz_srv_structured (s)) {
     uint8_t *data = fz_xrealloc (NULL, cnt);
-    for (uint64_t i = 0; i < cnt; i++)
-      data[i] = fz_disk_byte (off + i);
+    fz_disk_fill (data, off, cnt);
     fz_simple (s, r, 0, data, cnt);
     free (data);
     fz_srv_expect (s, r->cookie, 0);
@@ -145,8 +144,7 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
     }
     else {
       uint8_t *d = fz_buf_grow (&p, pc[i].len);
-      for (uint64_t k = 0; k < pc[i].len; k++)
-        d[k] = fz_disk_byte (pc[i].off + k);
+      fz_disk_fill (d, pc[i].off, pc[i].len);
       fz_chunk (s, r, flags, W_CHUNK_OFFSET_DATA, p.p, p.len);
     }
     fz_buf_free (&p);

@@ -24,9 +24,21 @@ fz_now_ms (void)
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Freed buffers are kept for the next ones: the fake server's buffers
+ * grow to the size of the largest reply, and allocating that much afresh
+ * for every message and every iteration (fresh pages, under ASan fresh
+ * mappings) cost more than everything else the fuzzers do. */
+#define POOL_SIZE 8
+static struct fz_buf pool[POOL_SIZE];
+static size_t pool_len;
+
 uint8_t *
 fz_buf_grow (struct fz_buf *b, size_t n)
 {
+  if (b->p == NULL && pool_len > 0) {
+    *b = pool[--pool_len];
+    b->len = 0;
+  }
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n)
@@ -79,7 +91,10 @@ fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n)
 void
 fz_buf_free (struct fz_buf *b)
 {
-  free (b->p);
+  if (b->p && pool_len < POOL_SIZE)
+    pool[pool_len++] = *b;
+  else
+    free (b->p);
   *b = (struct fz_buf) { 0 };
 }
 
