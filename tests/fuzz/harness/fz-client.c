@@ -59,7 +59,7 @@ fz_issue_cmd (struct fz_iter *it, int i)
   c->cookie = -1;
   c->attempted = true;
   if (c->type == C_PREAD || c->type == C_PREAD_SR || c->type == C_PWRITE) {
-    c->buf = fz_xrealloc (NULL, buflen);       /* exact size: ASan sees overruns */
+    c->buf = fz_exact_buffer (i, buflen);      /* exact size: ASan sees overruns */
     if (c->type == C_PWRITE)
       fz_disk_fill (c->buf, c->offset, buflen);
     else
@@ -585,8 +585,6 @@ fz_run (struct fz_iter *it)
   int fds_after = fz_count_fds ();
   ICHECK (it, fds_before == fds_after, "file descriptors: %d before, %d after",
           fds_before, fds_after);
-  for (int i = 0; i < it->ncmds; i++) {
-    free (it->cmds[i].buf);
+  for (int i = 0; i < it->ncmds; i++)
     it->cmds[i].buf = NULL;
-  }
 }

@@ -113,7 +113,7 @@ issue_cmd (struct fz_iter *it, int i)
   c->cookie = -1;
   c->attempted = true;
   if (c->type == C_PREAD || c->type == C_PREAD_SR || c->type == C_PWRITE) {
-    c->buf = fz_xrealloc (NULL, buflen);       /* exact size: ASan sees overruns */
+    c->buf = fz_exact_buffer (i, buflen);      /* exact size: ASan sees overruns */
     if (c->type == C_PWRITE)
       fz_disk_fill (c->buf, c->offset, buflen);
     else
@@ -555,8 +555,6 @@ fz_engine_run (struct fz_iter *it)
   fz_srv_free (&it->srv);
   fz_buf_free (&d.transit);
   nbdi_strlist_free (&d.cfg.meta_requests);
-  for (int i = 0; i < it->ncmds; i++) {
-    free (it->cmds[i].buf);
+  for (int i = 0; i < it->ncmds; i++)
     it->cmds[i].buf = NULL;
-  }
 }

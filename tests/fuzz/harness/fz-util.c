@@ -79,6 +79,43 @@ fz_buf_addstr (struct fz_buf *b, const char *s)
   fz_buf_add (b, s, strlen (s));
 }
 
+#if defined (__has_feature)
+# if __has_feature (address_sanitizer)
+#  define FZ_UTIL_ASAN 1
+# endif
+#endif
+#if defined (__SANITIZE_ADDRESS__)
+# define FZ_UTIL_ASAN 1
+#endif
+#ifdef FZ_UTIL_ASAN
+# include <sanitizer/asan_interface.h>
+#else
+# define ASAN_POISON_MEMORY_REGION(p, n) ((void) (p), (void) (n))
+# define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void) (p), (void) (n))
+#endif
+
+/* Each slot's memory; the buffer handed out is its last n bytes, moved
+ * down to an 8-byte boundary (ASan poisons whole 8-byte granules, or
+ * their ends), and every byte of the slot around it is poisoned. */
+static struct { uint8_t *p; size_t cap; } exact[FZ_EXACT_SLOTS];
+
+uint8_t *
+fz_exact_buffer (int slot, size_t n)
+{
+  if (n == 0)
+    n = 1;
+  ASAN_UNPOISON_MEMORY_REGION (exact[slot].p, exact[slot].cap);
+  if (exact[slot].cap < n) {
+    free (exact[slot].p);
+    exact[slot].p = fz_xrealloc (NULL, n);
+    exact[slot].cap = n;
+  }
+  size_t start = (exact[slot].cap - n) & ~(size_t) 7;
+  ASAN_POISON_MEMORY_REGION (exact[slot].p, start);
+  ASAN_POISON_MEMORY_REGION (exact[slot].p + start + n, exact[slot].cap - start - n);
+  return exact[slot].p + start;
+}
+
 void
 fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n)
 {

@@ -40,6 +40,13 @@ void fz_buf_addstr (struct fz_buf *b, const char *s);
 void fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n);
 void fz_buf_free (struct fz_buf *b);
 
+/* A buffer of exactly n bytes for slot (< FZ_EXACT_SLOTS), valid until
+ * the slot is asked again: under ASan a byte before or after it is
+ * reported, as with malloc (n), but its memory is reused from one
+ * iteration to the next instead of being mapped afresh. */
+#define FZ_EXACT_SLOTS 16
+uint8_t *fz_exact_buffer (int slot, size_t n);
+
 /* At most limit bytes of p in hex, 32 to a line. */
 void fz_hexdump (FILE *f, const uint8_t *p, size_t n, size_t limit);
 
