@@ -1,7 +1,7 @@
 /* The public event-loop calls: fd, direction, notify, poll. */
 #include "api/internal.h"
 #include "api/io.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 int
 nbdi_aio_get_fd (struct nbd_handle *h)

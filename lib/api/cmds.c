@@ -5,7 +5,7 @@
 
 #include "api/internal.h"
 #include "api/io.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 /* The largest read or write the library sends, as libnbd. */
 #define NBDI_MAX_REQUEST (64 * 1024 * 1024)

@@ -5,7 +5,7 @@
 
 #include "api/internal.h"
 #include "api/io.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 /* Common tail of the aio connect calls: the dialer has a socket.  A
  * socket the library connected itself (by address) waits for the first

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 /* Export facts exist after NBD_OPT_INFO / GO (or oldstyle / EXPORT_NAME). */
 static const struct nbdi_export_info *

@@ -42,8 +42,7 @@ free_settings (struct nbdi_settings *cfg)
   free (cfg->tls_hostname);
   free (cfg->tls_priority);
   free (cfg->socket_activation_name);
-  nbdi_strlist_clear (&cfg->meta_requests);
-  free (cfg->meta_requests.items);
+  nbdi_strlist_free (&cfg->meta_requests);
 }
 
 struct nbd_handle *

@@ -10,7 +10,7 @@
 
 #include "api/internal.h"
 #include "api/io.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 #include "transport/transport.h"
 #include "transport/tls.h"
 

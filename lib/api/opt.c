@@ -5,7 +5,7 @@
 
 #include "api/internal.h"
 #include "api/io.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 static void
 free_closures (nbd_list_callback *l, nbd_context_callback *c,
@@ -53,8 +53,8 @@ copy_queries (char **queries)
   }
   for (size_t i = 0; queries[i]; i++) {
     if (nbdi_strlist_append (list, queries[i]) == -1) {
-      nbdi_strlist_clear (list);
-      free (list->items);
+      nbdi_set_error (ENOMEM, "out of memory");
+      nbdi_strlist_free (list);
       free (list);
       return NULL;
     }

@@ -7,7 +7,7 @@
 #include <gnutls/gnutls.h>
 
 #include "api/internal.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 /* The NBD protocol's limit on export and meta context names. */
 #define NBD_MAX_STRING 4096
@@ -47,7 +47,11 @@ nbdi_add_meta_context (struct nbd_handle *h, const char *name)
     nbdi_set_error (ENAMETOOLONG, "meta context name too long for NBD protocol");
     return -1;
   }
-  return nbdi_strlist_append (&h->cfg.meta_requests, name);
+  if (nbdi_strlist_append (&h->cfg.meta_requests, name) == -1) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 ssize_t

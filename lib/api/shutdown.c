@@ -4,7 +4,7 @@
 
 #include "api/internal.h"
 #include "api/io.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 #include "transport/transport.h"
 
 int

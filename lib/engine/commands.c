@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 #include "engine/replies.h"
 
 /* Payloads at least this big are read straight into the caller's buffer. */

@@ -15,15 +15,11 @@
 #include <sys/uio.h>
 
 #include "libnbd.h"
+#include "util/strlist.h"
 #include "wire/wire.h"
 
 struct nbd_handle;
 
-/* A growable list of strings (meta context requests and queries). */
-struct nbdi_strlist {
-  char **items;
-  size_t len, cap;
-};
 struct nbdi_transport;
 
 /* Fine-grained phase of the engine, below the public states. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 /* Big enough for a queue's worth of small replies in one recv, small
  * enough to stay in cache (measured: 128 KiB beat 256 and 64). */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 
 int
 nbdi_rep_errno (uint32_t type)
@@ -350,8 +350,7 @@ free_option (struct nbdi_option *opt)
   if (opt->completion.free)
     opt->completion.free (opt->completion.user_data);
   if (opt->queries) {
-    nbdi_strlist_clear (opt->queries);
-    free (opt->queries->items);
+    nbdi_strlist_free (opt->queries);
     free (opt->queries);
   }
   free (opt->server_msg);

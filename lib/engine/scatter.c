@@ -19,7 +19,7 @@
  * bytes always land in rx, and a caller's buffer only ever receives
  * bytes that a header parsed earlier declared to be its payload. */
 #include "api/internal.h"
-#include "engine/engine.h"
+#include "engine/legacy.h"
 #include "engine/replies.h"
 
 int
