@@ -422,10 +422,13 @@ engine_to_server (struct fz_iter *it)
 {
   struct fz_engine *d = it->driver;
   const struct iovec *iov;
-  size_t n = nbdi_engine_tx_plan (d->e, &iov), total = 0;
+  size_t n, total = 0;
 
-  if (n == 0 || gone (it))
+  /* Like the library's driver, ask for the plan only when something is
+   * queued. */
+  if (!nbdi_engine_tx_pending (d->e) || gone (it))
     return false;
+  n = nbdi_engine_tx_plan (d->e, &iov);
   if (it->srv.closed) {
     /* Writing to a peer that hung up. */
     nbdi_engine_die (d->e, EPIPE, "fuzz: the server hung up");
