@@ -55,7 +55,6 @@ nbdi_engine_tx_done (struct nbdi_engine *e, size_t n)
     if (n < v->iov_len) {
       v->iov_base = (char *) v->iov_base + n;
       v->iov_len -= n;
-      e->tx_partial = true;
       nbdi_update_ready (e);
       return;
     }

@@ -16,7 +16,7 @@
 static bool
 is_big_read (const struct nbdi_cmd *cmd)
 {
-  return cmd->type == NBD_CMD_READ && cmd->count >= BIG_READ;
+  return cmd->req.type == NBD_CMD_READ && cmd->req.count >= BIG_READ;
 }
 
 static bool replies_at_boundary (const struct nbdi_engine *e);
@@ -139,16 +139,16 @@ recycle (struct nbdi_engine *e, struct nbdi_cmd *cmd)
 static void
 free_closures (struct nbdi_cmd *cmd)
 {
-  if (cmd->chunk.free)
-    cmd->chunk.free (cmd->chunk.user_data);
-  if (cmd->extent.free)
-    cmd->extent.free (cmd->extent.user_data);
-  if (cmd->extent64.free)
-    cmd->extent64.free (cmd->extent64.user_data);
-  if (cmd->completion.free)
-    cmd->completion.free (cmd->completion.user_data);
-  cmd->completion.free = NULL;
-  cmd->chunk.free = cmd->extent.free = cmd->extent64.free = NULL;
+  if (cmd->req.chunk.free)
+    cmd->req.chunk.free (cmd->req.chunk.user_data);
+  if (cmd->req.extent.free)
+    cmd->req.extent.free (cmd->req.extent.user_data);
+  if (cmd->req.extent64.free)
+    cmd->req.extent64.free (cmd->req.extent64.user_data);
+  if (cmd->req.completion.free)
+    cmd->req.completion.free (cmd->req.completion.user_data);
+  cmd->req.completion.free = NULL;
+  cmd->req.chunk.free = cmd->req.extent.free = cmd->req.extent64.free = NULL;
 }
 
 static void
@@ -157,8 +157,8 @@ retire (struct nbdi_engine *e, struct nbdi_cmd *cmd)
   free_closures (cmd);
   free (cmd->error_msg);
   cmd->error_msg = NULL;
-  free (cmd->payload);
-  cmd->payload = NULL;
+  free (cmd->req.payload);
+  cmd->req.payload = NULL;
   recycle (e, cmd);
 }
 
@@ -181,22 +181,23 @@ static int64_t
 cmd_submit (struct nbdi_engine *e, struct nbdi_cmd *cmd)
 {
   bool ext = e->extended;
-  uint16_t flags = cmd->flags;
+  uint16_t flags = cmd->req.flags;
   size_t hlen;
 
   cmd->cookie = e->next_cookie++;
-  if (ext && (cmd->type == NBD_CMD_WRITE || cmd->payload))
+  if (ext && (cmd->req.type == NBD_CMD_WRITE || cmd->req.payload))
     flags |= NBD_CMD_FLAG_PAYLOAD_LEN;
   cmd->start_seq = e->bytes_queued;
-  hlen = wire_encode_request (cmd->hdr, ext, flags, cmd->type, cmd->cookie,
-                              cmd->offset,
-                              cmd->payload ? cmd->payload_len : cmd->count);
+  hlen = wire_encode_request (cmd->hdr, ext, flags, cmd->req.type, cmd->cookie,
+                              cmd->req.offset,
+                              cmd->req.payload ? cmd->req.payload_len : cmd->req.count);
   if (map_insert (&e->map, cmd) == -1)
     goto nomem;
   if (nbdi_tx_push (e, cmd->hdr, hlen) < 0
-      || (cmd->type == NBD_CMD_WRITE && cmd->count
-          && nbdi_tx_push (e, cmd->wbuf, cmd->count) < 0)
-      || (cmd->payload && nbdi_tx_push (e, cmd->payload, cmd->payload_len) < 0)) {
+      || (cmd->req.type == NBD_CMD_WRITE && cmd->req.count
+          && nbdi_tx_push (e, cmd->req.wbuf, cmd->req.count) < 0)
+      || (cmd->req.payload
+          && nbdi_tx_push (e, cmd->req.payload, cmd->req.payload_len) < 0)) {
     size_t at = 0;
     map_find (&e->map, cmd->cookie, &at);
     map_remove_at (&e->map, at);
@@ -227,19 +228,8 @@ nbdi_engine_submit (struct nbdi_engine *e, const struct nbdi_command *req)
   cmd = cmd_new (e);
   if (cmd == NULL)
     return -ENOMEM;
-  cmd->type = req->type;
-  cmd->flags = req->flags;
-  cmd->offset = req->offset;
-  cmd->count = req->count;
-  cmd->rbuf = req->rbuf;
-  cmd->wbuf = req->wbuf;
+  cmd->req = *req;
   cmd->init_buf = req->rbuf && e->cfg->pread_initialize;
-  cmd->completion = req->completion;
-  cmd->chunk = req->chunk;
-  cmd->extent = req->extent;
-  cmd->extent64 = req->extent64;
-  cmd->payload = req->payload;
-  cmd->payload_len = req->payload_len;
   cookie = cmd_submit (e, cmd);
   if (cookie < 0)
     recycle (e, cmd);           /* the caller keeps closures and payload */
@@ -321,7 +311,7 @@ nbdi_engine_take_completed (struct nbdi_engine *e, uint64_t cookie,
   if (e->done_tail == cmd)
     e->done_tail = prev;
   *out = (struct nbdi_completed) {
-    .type = cmd->type, .error = cmd->error, .server_msg = cmd->error_msg,
+    .type = cmd->req.type, .error = cmd->error, .server_msg = cmd->error_msg,
   };
   cmd->error_msg = NULL;
   retire (e, cmd);
@@ -341,16 +331,16 @@ complete (struct nbdi_engine *e, struct nbdi_cmd *cmd)
   if (is_big_read (cmd))
     e->big_reads--;
   cmd->done = true;
-  if (cmd->init_buf && !cmd->scattered && cmd->filled < cmd->count)
-    memset ((char *) cmd->rbuf + cmd->filled, 0, cmd->count - cmd->filled);
-  if (cmd->type == NBD_CMD_READ && cmd->error == 0 && e->structured
-      && cmd->covered != cmd->count) {
+  if (cmd->init_buf && !cmd->scattered && cmd->filled < cmd->req.count)
+    memset ((char *) cmd->req.rbuf + cmd->filled, 0, cmd->req.count - cmd->filled);
+  if (cmd->req.type == NBD_CMD_READ && cmd->error == 0 && e->structured
+      && cmd->covered != cmd->req.count) {
     /* A successful structured read must cover the whole range, once. */
     cmd->error = EIO;
   }
-  if (cmd->completion.callback) {
+  if (cmd->req.completion.callback) {
     int error = cmd->error;
-    int r = cmd->completion.callback (cmd->completion.user_data, &error);
+    int r = cmd->req.completion.callback (cmd->req.completion.user_data, &error);
     /* The callback may report a failure of its own by returning -1 with
      * *error set; it cannot turn a failed command into a success. */
     if (r == -1 && error != 0)
@@ -508,10 +498,10 @@ set_cmd_error (struct nbdi_cmd *cmd, int err)
 static void
 before_fill (struct nbdi_cmd *cmd, uint64_t off)
 {
-  if (cmd->scattered || off - cmd->offset == cmd->filled)
+  if (cmd->scattered || off - cmd->req.offset == cmd->filled)
     return;
   if (cmd->init_buf)
-    memset ((char *) cmd->rbuf + cmd->filled, 0, cmd->count - cmd->filled);
+    memset ((char *) cmd->req.rbuf + cmd->filled, 0, cmd->req.count - cmd->filled);
   cmd->scattered = true;
 }
 
@@ -542,9 +532,9 @@ chunk_callback (struct nbdi_cmd *cmd, const void *sub, uint64_t len,
   int error = err ? err : cmd->error;
   int r;
 
-  if (cmd->chunk.callback == NULL)
+  if (cmd->req.chunk.callback == NULL)
     return;
-  r = cmd->chunk.callback (cmd->chunk.user_data, sub, len, off, status, &error);
+  r = cmd->req.chunk.callback (cmd->req.chunk.user_data, sub, len, off, status, &error);
   callback_verdict (cmd, r, error);
 }
 
@@ -567,7 +557,7 @@ on_block_status (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p,
   const char *name;
   int error = cmd->error, r = 0;
 
-  if (cmd->type != NBD_CMD_BLOCK_STATUS || n <= 0 || ext != e->extended)
+  if (cmd->req.type != NBD_CMD_BLOCK_STATUS || n <= 0 || ext != e->extended)
     return protocol_error (e, "invalid block status chunk");
   /* A context the client never asked for carries nothing the program
    * can use: skip the chunk and keep the connection, as libnbd does. */
@@ -578,17 +568,17 @@ on_block_status (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p,
                   PRIu32 ", which was never negotiated", id);
     return 0;
   }
-  if (cmd->extent64.callback) {
+  if (cmd->req.extent64.callback) {
     nbd_extent *x = malloc (n * sizeof *x);
     if (x == NULL)
       return out_of_memory (e);
     for (int64_t i = 0; i < n; i++)
       wire_block_descriptor (p, ext, i, &x[i].length, &x[i].flags);
-    r = cmd->extent64.callback (cmd->extent64.user_data, name, cmd->offset, x, n,
-                                &error);
+    r = cmd->req.extent64.callback (cmd->req.extent64.user_data, name,
+                                    cmd->req.offset, x, n, &error);
     free (x);
   }
-  else if (cmd->extent.callback) {
+  else if (cmd->req.extent.callback) {
     uint32_t *x = malloc (n * 2 * sizeof *x);
     if (x == NULL)
       return out_of_memory (e);
@@ -598,8 +588,8 @@ on_block_status (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p,
       x[2 * i] = l > UINT32_MAX ? UINT32_MAX : (uint32_t) l;
       x[2 * i + 1] = (uint32_t) f;
     }
-    r = cmd->extent.callback (cmd->extent.user_data, name, cmd->offset, x, n * 2,
-                              &error);
+    r = cmd->req.extent.callback (cmd->req.extent.user_data, name,
+                                  cmd->req.offset, x, n * 2, &error);
     free (x);
   }
   callback_verdict (cmd, r, error);
@@ -615,15 +605,15 @@ on_whole_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p)
   switch (r->type) {
   case NBD_REPLY_TYPE_OFFSET_HOLE: {
     uint64_t off, len;
-    if (cmd->type != NBD_CMD_READ
+    if (cmd->req.type != NBD_CMD_READ
         || wire_decode_chunk_hole (p, r->length, e->extended, &off, &len) < 0
-        || off < cmd->offset || len > cmd->count
-        || off - cmd->offset > cmd->count - len)
+        || off < cmd->req.offset || len > cmd->req.count
+        || off - cmd->req.offset > cmd->req.count - len)
       return protocol_error (e, "invalid hole chunk");
     before_fill (cmd, off);
-    memset ((char *) cmd->rbuf + (off - cmd->offset), 0, len);
+    memset ((char *) cmd->req.rbuf + (off - cmd->req.offset), 0, len);
     note_filled (cmd, len);
-    chunk_callback (cmd, (char *) cmd->rbuf + (off - cmd->offset), len, off,
+    chunk_callback (cmd, (char *) cmd->req.rbuf + (off - cmd->req.offset), len, off,
                     LIBNBD_READ_HOLE, 0);
     return 0;
   }
@@ -638,10 +628,10 @@ on_whole_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p)
       return protocol_error (e, "invalid error chunk");
     err = wire_nbd_errno (ce.error);
     if (r->type == NBD_REPLY_TYPE_ERROR_OFFSET) {
-      if (cmd->type != NBD_CMD_READ || ce.offset < cmd->offset
-          || ce.offset - cmd->offset >= cmd->count)
+      if (cmd->req.type != NBD_CMD_READ || ce.offset < cmd->req.offset
+          || ce.offset - cmd->req.offset >= cmd->req.count)
         return protocol_error (e, "error offset outside the request");
-      chunk_callback (cmd, (char *) cmd->rbuf + (ce.offset - cmd->offset), 0,
+      chunk_callback (cmd, (char *) cmd->req.rbuf + (ce.offset - cmd->req.offset), 0,
                       ce.offset, LIBNBD_READ_ERROR, err);
     }
     set_cmd_error (cmd, err);
@@ -649,7 +639,7 @@ on_whole_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p)
       cmd->error_msg = strndup (ce.msg, ce.msg_len);
     if (e->cfg->debug)
       nbdi_log (e, "engine", "server error for %s: %.*s",
-                  wire_command_name (cmd->type), (int) ce.msg_len, ce.msg);
+                  wire_command_name (cmd->req.type), (int) ce.msg_len, ce.msg);
     return 0;
   }
   case NBD_REPLY_TYPE_NONE:
@@ -680,11 +670,11 @@ end_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, bool last)
 static void
 data_done (struct nbdi_engine *e, struct nbdi_cmd *cmd)
 {
-  uint64_t len = e->reply.magic == NBD_SIMPLE_REPLY_MAGIC ? cmd->count
+  uint64_t len = e->reply.magic == NBD_SIMPLE_REPLY_MAGIC ? cmd->req.count
                                                           : e->reply.length - 8;
 
   note_filled (cmd, len);
-  chunk_callback (cmd, (char *) cmd->rbuf + (e->data_offset - cmd->offset), len,
+  chunk_callback (cmd, (char *) cmd->req.rbuf + (e->data_offset - cmd->req.offset), len,
                   e->data_offset, LIBNBD_READ_DATA, 0);
   end_chunk (e, cmd, e->reply.flags & NBD_REPLY_FLAG_DONE);
 }
@@ -744,14 +734,14 @@ start_reply (struct nbdi_engine *e)
       return protocol_error (e, "simple reply after extended headers");
     if (r->error)
       set_cmd_error (cmd, wire_nbd_errno (r->error));
-    if (cmd->type == NBD_CMD_READ && r->error == 0 && cmd->count > 0) {
+    if (cmd->req.type == NBD_CMD_READ && r->error == 0 && cmd->req.count > 0) {
       if (e->structured)
         return protocol_error (e, "simple reply with data after structured replies");
-      e->data_offset = cmd->offset;
-      e->direct = cmd->rbuf;
-      e->direct_left = cmd->count;
+      e->data_offset = cmd->req.offset;
+      e->direct = cmd->req.rbuf;
+      e->direct_left = cmd->req.count;
       e->reply.flags = NBD_REPLY_FLAG_DONE;
-      e->reply.length = cmd->count;
+      e->reply.length = cmd->req.count;
       e->reply_stage = NBDI_RS_DATA;
       return 0;
     }
@@ -764,11 +754,11 @@ start_reply (struct nbdi_engine *e)
     return protocol_error (e, "structured reply that was not negotiated");
   if (e->extended != (r->magic == NBD_EXTENDED_REPLY_MAGIC))
     return protocol_error (e, "reply header style differs from the negotiated one");
-  if (e->extended && r->offset != cmd->offset)
+  if (e->extended && r->offset != cmd->req.offset)
     return protocol_error (e, "extended reply offset differs from the request");
   if (r->type == NBD_REPLY_TYPE_OFFSET_DATA) {
     /* At least one byte of data: the protocol forbids empty data chunks. */
-    if (cmd->type != NBD_CMD_READ || r->length <= 8 || r->length - 8 > cmd->count)
+    if (cmd->req.type != NBD_CMD_READ || r->length <= 8 || r->length - 8 > cmd->req.count)
       return protocol_error (e, "invalid data chunk");
     e->reply_stage = NBDI_RS_DATA_OFFSET;
     return 0;
@@ -826,11 +816,11 @@ nbdi_replies_consume (struct nbdi_engine *e)
         return 0;
       off = wire_get64 (e->rx.buf + e->rx.start);
       rx_skip (e, 8);
-      if (off < cmd->offset || off - cmd->offset > cmd->count - len)
+      if (off < cmd->req.offset || off - cmd->req.offset > cmd->req.count - len)
         return protocol_error (e, "data chunk outside the request");
       e->data_offset = off;
       before_fill (cmd, off);
-      e->direct = (uint8_t *) cmd->rbuf + (off - cmd->offset);
+      e->direct = (uint8_t *) cmd->req.rbuf + (off - cmd->req.offset);
       e->direct_left = len;
       e->reply_stage = NBDI_RS_DATA;
       break;

@@ -37,16 +37,7 @@ struct nbdi_meta {
 /* A command in flight. */
 struct nbdi_cmd {
   uint64_t cookie;
-  uint16_t type, flags;
-  uint64_t offset, count;
-  void *rbuf;                   /* read destination */
-  const void *wbuf;             /* write source */
-  uint8_t *payload;             /* block status filter payload (owned) */
-  uint32_t payload_len;
-  nbd_completion_callback completion;
-  nbd_chunk_callback chunk;
-  nbd_extent_callback extent;
-  nbd_extent64_callback extent64;
+  struct nbdi_command req;      /* as submitted; the payload is owned */
   bool init_buf;                /* clear what the server did not fill */
   uint64_t filled;              /* bytes of rbuf covered so far, in order */
   uint64_t covered;             /* bytes covered by all data/hole chunks */

@@ -1,7 +1,10 @@
 /* The engine on its own: linked with the nbd-engine library only (no
  * handle, no socket, no API layer), it negotiates with a scripted
  * server and completes a read whose payload arrives split, landing it
- * in the caller's buffer through the planned iovecs. */
+ * in the caller's buffer through the planned iovecs.  Linked with
+ * malloc wrapped, it also shows that running out of memory while
+ * parsing a reply is reported as ENOMEM. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,20 @@
   } while (0)
 
 static int transitions;
+
+/* Allocations of more than this fail while set (0: none fail). */
+static size_t fail_above;
+
+void *__real_malloc (size_t size);
+void *__wrap_malloc (size_t size);
+
+void *
+__wrap_malloc (size_t size)
+{
+  if (fail_above && size > fail_above)
+    return NULL;
+  return __real_malloc (size);
+}
 
 static void
 log_hook (void *opaque, const char *context, const char *msg)
@@ -70,13 +87,13 @@ drain_tx (struct nbdi_engine *e, uint8_t *out, size_t cap)
   return len;
 }
 
-static int completed;
+static int completed, completed_error;
 
 static int
 on_complete (void *user_data, int *error)
 {
   (void) user_data;
-  CHECK (*error == 0);
+  completed_error = *error;
   completed++;
   return 1;
 }
@@ -144,7 +161,7 @@ run (size_t step, int max)
     reply[16 + i] = (uint8_t) (i * 7);
   completed = 0;
   feed (e, reply, sizeof reply, step, max);
-  CHECK (completed == 1 && nbdi_engine_in_flight (e) == 0);
+  CHECK (completed == 1 && completed_error == 0 && nbdi_engine_in_flight (e) == 0);
   CHECK (memcmp (buf, reply + 16, sizeof buf) == 0);
 
   /* The disconnect: once sent, the write side may shut; EOF closes. */
@@ -153,6 +170,65 @@ run (size_t step, int max)
   CHECK (nbdi_engine_events (e) & NBDI_EV_SHUT_WRITE);
   nbdi_engine_rx_eof (e);
   CHECK (nbdi_engine_state (e) == NBDI_STATE_CLOSED);
+  nbdi_engine_free (e);
+}
+
+/* Structured replies agreed, a read answered by a 2 MiB non-data chunk
+ * that the engine must gather whole: the allocation fails. */
+static void
+run_out_of_memory (void)
+{
+  struct nbdi_engine_config cfg = {
+    .export_name = "", .tls = LIBNBD_TLS_DISABLE,
+    .request_structured_replies = true,
+    .handshake_flags = LIBNBD_HANDSHAKE_FLAG_MASK, .strict = LIBNBD_STRICT_MASK,
+  };
+  struct nbdi_engine *e = nbdi_engine_new (&cfg);
+  uint8_t srv[256], tx[256], buf[512], chunk[20];
+  int64_t cookie;
+
+  CHECK (e && nbdi_engine_start (e) == 0);
+  memcpy (srv, "NBDMAGIC", 8);
+  wire_put64 (srv + 8, 0x49484156454F5054ULL);
+  wire_put16 (srv + 16, NBD_FLAG_FIXED_NEWSTYLE);
+  feed (e, srv, 18, 18, 2);
+  drain_tx (e, tx, sizeof tx);
+  put_reply (srv, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, 0);
+  feed (e, srv, 20, 20, 2);
+  drain_tx (e, tx, sizeof tx);
+  put_reply (srv, NBD_OPT_GO, NBD_REP_INFO, 12);
+  wire_put16 (srv + 20, NBD_INFO_EXPORT);
+  wire_put64 (srv + 22, 1 << 20);
+  wire_put16 (srv + 30, 0);
+  put_reply (srv + 32, NBD_OPT_GO, NBD_REP_ACK, 0);
+  feed (e, srv, 52, 52, 2);
+  CHECK (nbdi_engine_state (e) == NBDI_STATE_READY && nbdi_engine_structured (e));
+
+  struct nbdi_command cmd = {
+    .type = NBD_CMD_READ, .count = sizeof buf, .rbuf = buf,
+    .completion = { .callback = on_complete },
+  };
+  cookie = nbdi_engine_submit (e, &cmd);
+  CHECK (cookie > 0);
+  drain_tx (e, tx, sizeof tx);
+  wire_put32 (chunk, 0x668e33ef);
+  wire_put16 (chunk + 4, NBD_REPLY_FLAG_DONE);
+  wire_put16 (chunk + 6, NBD_REPLY_TYPE_BLOCK_STATUS);
+  wire_put64 (chunk + 8, (uint64_t) cookie);
+  wire_put32 (chunk + 16, 2 << 20);
+  completed = 0;
+  fail_above = 1 << 20;
+  {
+    struct iovec iov[2];
+    CHECK (nbdi_engine_rx_plan (e, iov, 2, NULL) == 1 && iov[0].iov_len >= sizeof chunk);
+    memcpy (iov[0].iov_base, chunk, sizeof chunk);
+    CHECK (nbdi_engine_rx_done (e, sizeof chunk) == -1);
+  }
+  fail_above = 0;
+  CHECK (nbdi_engine_state (e) == NBDI_STATE_DEAD);
+  CHECK (nbdi_engine_dead_errno (e) == ENOMEM);
+  CHECK (nbdi_engine_events (e) & NBDI_EV_DEAD);
+  CHECK (completed == 1 && completed_error == ENOTCONN);
   nbdi_engine_free (e);
 }
 
@@ -167,6 +243,7 @@ main (void)
     run (steps[i], 2);
     CHECK (transitions > 0);
   }
-  printf ("engine standalone: handshake, split read and disconnect as expected\n");
+  run_out_of_memory ();
+  printf ("engine standalone: handshake, split read, disconnect and ENOMEM as expected\n");
   return 0;
 }
