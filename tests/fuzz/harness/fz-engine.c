@@ -87,6 +87,49 @@ meta_id (struct nbdi_engine *e, const char *name, uint32_t *id)
   return false;
 }
 
+/* What the API layer checks before it submits a command (strict mode,
+ * lib/api/cmds.c): true if it would send this one. */
+static bool
+api_allows (struct fz_engine *d, const struct nbdi_command *nc)
+{
+  const struct nbdi_export_info *x = nbdi_engine_export (d->e);
+  uint32_t strict = d->cfg.strict;
+  uint16_t ef = x->eflags;
+  uint16_t t = nc->type;
+  bool writes = t == NBD_CMD_WRITE || t == NBD_CMD_TRIM || t == NBD_CMD_WRITE_ZEROES;
+  uint64_t payload_max = x->block_max == 0 ? 32u << 20
+    : x->block_max < (1u << 20) ? 1u << 20
+    : x->block_max > (64u << 20) ? 64u << 20 : x->block_max;
+
+  if (strict & LIBNBD_STRICT_COMMANDS) {
+    if ((t == NBD_CMD_FLUSH && !(ef & NBD_FLAG_SEND_FLUSH))
+        || (t == NBD_CMD_TRIM && !(ef & NBD_FLAG_SEND_TRIM))
+        || (t == NBD_CMD_WRITE_ZEROES && !(ef & NBD_FLAG_SEND_WRITE_ZEROES))
+        || (t == NBD_CMD_CACHE && !(ef & NBD_FLAG_SEND_CACHE))
+        || (writes && (ef & NBD_FLAG_READ_ONLY))
+        || ((nc->flags & LIBNBD_CMD_FLAG_FUA) && !(ef & NBD_FLAG_SEND_FUA))
+        || ((nc->flags & LIBNBD_CMD_FLAG_DF) && !(ef & NBD_FLAG_SEND_DF))
+        || (t == NBD_CMD_BLOCK_STATUS && nbdi_engine_nr_metas (d->e) == 0)
+        || (nc->payload && !(ef & NBD_FLAG_BLOCK_STAT_PAYLOAD)))
+      return false;
+  }
+  if ((strict & LIBNBD_STRICT_ZERO_SIZE) && nc->count == 0 && t != NBD_CMD_FLUSH)
+    return false;
+  if ((strict & LIBNBD_STRICT_BOUNDS) && t != NBD_CMD_FLUSH
+      && (nc->offset > x->size || nc->count > x->size - nc->offset))
+    return false;
+  if ((strict & LIBNBD_STRICT_ALIGN) && x->block_min > 1 && t != NBD_CMD_FLUSH
+      && (nc->offset % x->block_min || nc->count % x->block_min))
+    return false;
+  if (t == NBD_CMD_WRITE && (strict & LIBNBD_STRICT_PAYLOAD) && nc->count > payload_max)
+    return false;
+  if ((t == NBD_CMD_READ || t == NBD_CMD_WRITE) && nc->count > (64u << 20))
+    return false;
+  if (!nbdi_engine_extended (d->e) && nc->count > UINT32_MAX)
+    return false;
+  return true;
+}
+
 /* A call the API layer would refuse: its closures are freed at once. */
 static void
 refuse (struct fz_cmd *c)
@@ -175,6 +218,11 @@ issue_cmd (struct fz_iter *it, int i)
     fz_put64 (nc.payload, c->count);
     for (int k = 0; k < n; k++)
       fz_put32 (nc.payload + 8 + 4 * k, ids[k]);
+  }
+  if (!api_allows (d, &nc)) {
+    free (nc.payload);
+    refuse (c);
+    return;
   }
   c->cookie = nbdi_engine_submit (d->e, &nc);
   if (c->cookie <= 0) {
