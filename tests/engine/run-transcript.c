@@ -171,16 +171,6 @@ fail (struct run *r, int lineno, const char *fmt, ...)
   r->failures++;
 }
 
-static void *
-xrealloc (void *p, size_t n)
-{
-  void *q = realloc (p, n ? n : 1);
-  if (q == NULL) {
-    perror ("realloc");
-    exit (99);
-  }
-  return q;
-}
 
 static void
 append (uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
@@ -189,7 +179,7 @@ append (uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
     return;
   if (*len + n > *cap) {
     *cap = (*len + n) * 2 + 64;
-    *buf = xrealloc (*buf, *cap);
+    *buf = tr_xrealloc (*buf, *cap);
   }
   memcpy (*buf + *len, p, n);
   *len += n;
@@ -1153,13 +1143,13 @@ mutate_line (struct transcript *t, uint64_t *rng)
     l->len = 0;
     break;
   case 4:                       /* sent twice */
-    l->bytes = xrealloc (l->bytes, 2 * len);
+    l->bytes = tr_xrealloc (l->bytes, 2 * len);
     memcpy (l->bytes + len, l->bytes, len);
     l->len = 2 * len;
     break;
   case 5: {                     /* random bytes inserted */
     size_t k = 1 + below (rng, 8), at = below (rng, len + 1);
-    l->bytes = xrealloc (l->bytes, len + k);
+    l->bytes = tr_xrealloc (l->bytes, len + k);
     memmove (l->bytes + at + k, l->bytes + at, len - at);
     for (size_t j = 0; j < k; j++)
       l->bytes[at + j] = (uint8_t) below (rng, 256);
@@ -1181,11 +1171,11 @@ static void
 copy_transcript (struct transcript *dst, const struct transcript *src)
 {
   *dst = *src;
-  dst->lines = xrealloc (NULL, src->nlines * sizeof *dst->lines);
+  dst->lines = tr_xrealloc (NULL, src->nlines * sizeof *dst->lines);
   for (size_t i = 0; i < src->nlines; i++) {
     dst->lines[i] = src->lines[i];
     if (src->lines[i].len) {
-      dst->lines[i].bytes = xrealloc (NULL, src->lines[i].len);
+      dst->lines[i].bytes = tr_xrealloc (NULL, src->lines[i].len);
       memcpy (dst->lines[i].bytes, src->lines[i].bytes, src->lines[i].len);
     }
     else
@@ -1263,7 +1253,7 @@ run_directory (const char *dir, int *count)
   while ((ent = readdir (d)) != NULL) {
     size_t len = strlen (ent->d_name);
     if (len > 2 && strcmp (ent->d_name + len - 2, ".t") == 0) {
-      names = xrealloc (names, (n + 1) * sizeof *names);
+      names = tr_xrealloc (names, (n + 1) * sizeof *names);
       if (asprintf (&names[n++], "%s/%s", dir, ent->d_name) == -1)
         exit (99);
     }

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *
-xrealloc (void *p, size_t n)
+void *
+tr_xrealloc (void *p, size_t n)
 {
   void *q = realloc (p, n ? n : 1);
   if (q == NULL) {
@@ -59,14 +59,14 @@ parse_token (const char *w, uint8_t **out, size_t *len)
   char *end;
 
   if (n >= 2 && w[0] == '"' && w[n - 1] == '"') {
-    *out = xrealloc (*out, *len + n - 2);
+    *out = tr_xrealloc (*out, *len + n - 2);
     memcpy (*out + *len, w + 1, n - 2);
     *len += n - 2;
     return true;
   }
   for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
     if (strcmp (w, magics[i].name) == 0) {
-      *out = xrealloc (*out, *len + magics[i].width);
+      *out = tr_xrealloc (*out, *len + magics[i].width);
       put_be (*out + *len, magics[i].value, magics[i].width);
       *len += magics[i].width;
       return true;
@@ -80,7 +80,7 @@ parse_token (const char *w, uint8_t **out, size_t *len)
       return false;
     if (width < 8 && v >> (8 * width))
       return false;
-    *out = xrealloc (*out, *len + width);
+    *out = tr_xrealloc (*out, *len + width);
     put_be (*out + *len, v, width);
     *len += width;
     return true;
@@ -91,7 +91,7 @@ parse_token (const char *w, uint8_t **out, size_t *len)
     unsigned long count = strtoul (star + 1, &end, 0);
     if (*end || end == star + 1 || count > (64u << 20))
       return false;
-    *out = xrealloc (*out, *len + count);
+    *out = tr_xrealloc (*out, *len + count);
     memset (*out + *len, hexval (w[0]) << 4 | hexval (w[1]), count);
     *len += count;
     return true;
@@ -101,7 +101,7 @@ parse_token (const char *w, uint8_t **out, size_t *len)
   for (size_t i = 0; i < n; i++)
     if (hexval (w[i]) < 0)
       return false;
-  *out = xrealloc (*out, *len + n / 2);
+  *out = tr_xrealloc (*out, *len + n / 2);
   for (size_t i = 0; i < n; i += 2)
     (*out)[*len + i / 2] = (uint8_t) (hexval (w[i]) << 4 | hexval (w[i + 1]));
   *len += n / 2;
@@ -145,27 +145,29 @@ split_words (char *s, size_t *n)
     }
     if (*s)
       *s++ = '\0';
-    w = xrealloc (w, (*n + 1) * sizeof *w);
+    w = tr_xrealloc (w, (*n + 1) * sizeof *w);
     w[(*n)++] = strdup (start);
   }
   return w;
 }
+
+static int load_into (const char *path, struct transcript *t, int depth, int at_line);
 
 static const struct { const char *word; enum tr_kind kind; } keywords[] = {
   { "config", TR_CONFIG }, { "rx", TR_RX }, { "tx", TR_TX }, { "eof", TR_EOF },
   { "call", TR_CALL }, { "expect", TR_EXPECT },
 };
 
-int
-tr_load (const char *path, struct transcript *t)
+/* The lines of the file at path appended to t; included lines take the
+ * line number of their include line (at_line, or their own when 0). */
+static int
+load_into (const char *path, struct transcript *t, int depth, int at_line)
 {
   FILE *f = fopen (path, "r");
   char *line = NULL;
   size_t cap = 0;
   int lineno = 0, r = 0;
-  const char *slash = strrchr (path, '/');
 
-  *t = (struct transcript) { .name = strdup (slash ? slash + 1 : path) };
   if (f == NULL) {
     fprintf (stderr, "%s: %s\n", path, strerror (errno));
     return -1;
@@ -173,11 +175,30 @@ tr_load (const char *path, struct transcript *t)
   while (getline (&line, &cap, f) != -1) {
     size_t nw;
     char **w;
-    struct tr_line l = { .lineno = ++lineno };
+    struct tr_line l = { .lineno = at_line ? at_line : lineno + 1 };
     size_t k;
 
+    lineno++;
     w = split_words (line, &nw);
     if (nw == 0) {
+      free (w);
+      continue;
+    }
+    if (strcmp (w[0], "include") == 0) {
+      /* include NAME: the lines of NAME, next to this file. */
+      const char *slash = strrchr (path, '/');
+      char *inc = NULL;
+      if (nw != 2 || depth > 4
+          || asprintf (&inc, "%.*s%s", slash ? (int) (slash - path + 1) : 0, path,
+                       w[1]) == -1) {
+        fprintf (stderr, "%s:%d: bad include\n", path, lineno);
+        r = -1;
+      }
+      else if (load_into (inc, t, depth + 1, at_line ? at_line : lineno) == -1)
+        r = -1;
+      free (inc);
+      for (size_t j = 0; j < nw; j++)
+        free (w[j]);
       free (w);
       continue;
     }
@@ -200,12 +221,21 @@ tr_load (const char *path, struct transcript *t)
     l.words = w;
     memmove (w, w + 1, (nw - 1) * sizeof *w);
     l.nwords = nw - 1;
-    t->lines = xrealloc (t->lines, (t->nlines + 1) * sizeof *t->lines);
+    t->lines = tr_xrealloc (t->lines, (t->nlines + 1) * sizeof *t->lines);
     t->lines[t->nlines++] = l;
   }
   free (line);
   fclose (f);
   return r;
+}
+
+int
+tr_load (const char *path, struct transcript *t)
+{
+  const char *slash = strrchr (path, '/');
+
+  *t = (struct transcript) { .name = strdup (slash ? slash + 1 : path) };
+  return load_into (path, t, 0, 0);
 }
 
 void

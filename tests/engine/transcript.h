@@ -10,6 +10,7 @@
  *   eof                     the server hangs up
  *   call NAME ARGS...       an option or command (see run-transcript.c)
  *   expect KEY=VALUE ...    a fact that must hold now
+ *   include NAME            the lines of NAME (next to this file)
  *
  * BYTES is a list of tokens: hex digits in pairs ("00 0102"), "text" in
  * double quotes (no escapes), u16:N / u32:N / u64:N (big-endian, N
@@ -44,11 +45,15 @@ struct transcript {
 };
 
 /* Parse a transcript file: 0, or -1 with a message on stderr naming the
- * file and line. */
+ * file and line.  (`include NAME` reads the lines of NAME, in the same
+ * directory, in its place: the shared handshakes are *.inc files.) */
 int tr_load (const char *path, struct transcript *t);
 void tr_free (struct transcript *t);
 
 /* Parse BYTES tokens (words[0..n)) into a malloc'd array: 0 or -1. */
 int tr_parse_bytes (char *const *words, size_t n, uint8_t **out, size_t *len);
+
+/* realloc, or exit. */
+void *tr_xrealloc (void *p, size_t n);
 
 #endif

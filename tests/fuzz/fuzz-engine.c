@@ -26,17 +26,6 @@ static struct {
   uint64_t max_count;        /* 0, or the largest command length */
 } opt = { .seed = 0x5eed2024, .time_budget = 20 };
 
-struct stats {
-  unsigned long runs, ready, dead, closed, unmutated, mutations, hung, failed;
-};
-
-static uint64_t
-seed_for (uint64_t base, uint64_t i)
-{
-  uint64_t s = base ^ (i * UINT64_C(0x9e3779b97f4a7c15));
-  fz_splitmix (&s);
-  return s;
-}
 
 static double
 cpu_seconds (void)
@@ -47,20 +36,7 @@ cpu_seconds (void)
 }
 
 static void
-account (struct stats *st, const struct fz_iter *it)
-{
-  st->runs++;
-  st->ready += it->reached_ready;
-  st->dead += it->ended_dead;
-  st->closed += it->ended_closed;
-  st->unmutated += it->unmutated;
-  st->mutations += it->srv.muts_applied;
-  st->hung += it->hung;
-  st->failed += it->failures != 0;
-}
-
-static void
-run_corpus_case (size_t i, struct stats *st)
+run_corpus_case (size_t i, struct fz_stats *st)
 {
   struct fz_iter *it = calloc (1, sizeof *it);
 
@@ -77,18 +53,18 @@ run_corpus_case (size_t i, struct stats *st)
   if (it->failures)
     fprintf (stderr, "  -> reproduce with: fuzz-engine --case %s --dump --verbose\n",
              fz_corpus[i].name);
-  account (st, it);
+  fz_account (st, it);
   free (it);
 }
 
 static void
-run_random (unsigned long i, struct stats *st)
+run_random (unsigned long i, struct fz_stats *st)
 {
   struct fz_iter *it = calloc (1, sizeof *it);
 
   snprintf (it->label, sizeof it->label, "seed %#" PRIx64 " iteration %lu", opt.seed, i);
   it->id = i;
-  it->rng.s = seed_for (opt.seed, i);
+  it->rng.s = fz_seed_for (opt.seed, i);
   fz_random_setup (it);
   fz_random_mutations (it);
   /* --max-count: the same scenario with shorter commands, for speed
@@ -103,12 +79,12 @@ run_random (unsigned long i, struct stats *st)
   if (it->failures)
     fprintf (stderr, "  -> reproduce with: fuzz-engine --seed %#" PRIx64
              " --only %lu --no-corpus --dump --verbose\n", opt.seed, i);
-  account (st, it);
+  fz_account (st, it);
   free (it);
 }
 
 static void
-print_stats (const char *what, const struct stats *st, double wall, double cpu)
+print_stats (const char *what, const struct fz_stats *st, double wall, double cpu)
 {
   printf ("%s: %lu runs in %.1f s (%.1f s CPU): %.0f runs/s, %.0f runs per CPU second; "
           "%lu reached ready, %lu ended dead, %lu closed; %lu unmutated; "
@@ -159,7 +135,7 @@ main (int argc, char *argv[])
   fz_install_crash_handler ();
 
   if (do_corpus) {
-    struct stats st = { 0 };
+    struct fz_stats st = { 0 };
     int64_t t0 = fz_now_ms ();
     double c0 = cpu_seconds ();
     size_t found = 0;
@@ -175,7 +151,7 @@ main (int argc, char *argv[])
     print_stats ("corpus", &st, (fz_now_ms () - t0) / 1000.0, cpu_seconds () - c0);
   }
   if (do_random) {
-    struct stats st = { 0 };
+    struct fz_stats st = { 0 };
     int64_t t0 = fz_now_ms ();
     double c0 = cpu_seconds ();
     bool out_of_time = false;

@@ -45,17 +45,13 @@
 /* ------------------------------------------------------------------ */
 
 /* Statistics and progress live in memory shared with the children. */
-struct stats {
-  unsigned long runs, ready, dead, closed, unmutated, mutations, hung, failed;
-};
-
 struct shared {
   volatile long current;     /* item a child is running, -1 between items */
   volatile long done;        /* items the child finished */
   volatile bool out_of_time;
   volatile bool finished;    /* the child ran its items and is exiting */
   unsigned checks, failed;   /* the children's test.h counters */
-  struct stats st;
+  struct fz_stats st;
 };
 
 enum item_kind { K_CORPUS, K_RANDOM };
@@ -69,27 +65,6 @@ static struct {
   struct shared *sh;
   unsigned crashes;          /* seen by the parent */
 } opt = { .fork = true, .seed = 0x5eed2024, .time_budget = 20, .alarm_s = 30 };
-
-static uint64_t
-seed_for (uint64_t base, uint64_t i)
-{
-  uint64_t s = base ^ (i * UINT64_C(0x9e3779b97f4a7c15));
-  fz_splitmix (&s);
-  return s;
-}
-
-static void
-account (struct stats *st, const struct fz_iter *it)
-{
-  st->runs++;
-  st->ready += it->reached_ready;
-  st->dead += it->ended_dead;
-  st->closed += it->ended_closed;
-  st->unmutated += it->unmutated;
-  st->mutations += it->srv.muts_applied;
-  st->hung += it->hung;
-  st->failed += it->failures != 0;
-}
 
 static void
 item_label (enum item_kind k, long i, char *buf, size_t n)
@@ -120,7 +95,7 @@ run_item (enum item_kind k, long i)
     fz_corpus_prepare (it, i);
   else {
     it->id = i;
-    it->rng.s = seed_for (opt.seed, i);
+    it->rng.s = fz_seed_for (opt.seed, i);
     fz_random_setup (it);
     fz_random_mutations (it);
   }
@@ -133,7 +108,7 @@ run_item (enum item_kind k, long i)
   if (k == K_CORPUS && (opt.verbose || opt.dump))
     fprintf (stderr, "%-50s ready=%d end=%s\n", it->label, it->reached_ready,
              it->end_state);
-  account (&opt.sh->st, it);
+  fz_account (&opt.sh->st, it);
   if (it->failures) {
     item_repro (k, i, repro, sizeof repro);
     fprintf (stderr, "  -> reproduce with: fuzz-server %s --dump --verbose\n", repro);
@@ -293,7 +268,7 @@ supervise (enum item_kind k, long first, long last, bool timed)
 }
 
 static void
-print_stats (const char *what, const struct stats *st, double secs)
+print_stats (const char *what, const struct fz_stats *st, double secs)
 {
   printf ("%s: %lu runs in %.1f s; %lu reached ready, %lu ended dead, %lu closed; "
           "%lu unmutated; %lu mutations applied; %lu hung; %lu failed\n",
@@ -364,14 +339,14 @@ main (int argc, char *argv[])
       last = first + 1;
     }
     opt.t0 = fz_now_ms ();
-    opt.sh->st = (struct stats) { 0 };
+    opt.sh->st = (struct fz_stats) { 0 };
     supervise (K_CORPUS, first, last, false);
     print_stats ("corpus", &opt.sh->st, (fz_now_ms () - opt.t0) / 1000.0);
   }
 
   if (do_random) {
     opt.t0 = fz_now_ms ();
-    opt.sh->st = (struct stats) { 0 };
+    opt.sh->st = (struct fz_stats) { 0 };
     opt.sh->out_of_time = false;
     if (only != ULONG_MAX)
       supervise (K_RANDOM, only, only + 1, false);

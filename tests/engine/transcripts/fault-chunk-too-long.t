@@ -1,13 +1,5 @@
 # fakesrv chunk-too-long: OFFSET_DATA one byte longer than the request.
-config sr=1 ext=0
-rx NBDMAGIC IHAVEOPT u16:3
-tx u32:3
-tx IHAVEOPT u32:8 u32:0
-rx OPTREPLY u32:8 u32:1 u32:0
-tx IHAVEOPT u32:7 u32:8 u32:0 u16:1 u16:3
-rx OPTREPLY u32:7 u32:3 u32:12 u16:0 u64:1048576 u16:0x05ed
-rx OPTREPLY u32:7 u32:1 u32:0
-expect state=READY structured=1
+include ready-structured.inc
 call pread_sr 16 4096
 tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
 rx STRUCTURED u16:1 u16:1 u64:1 u32:25 u64:4096 "0123456789abcdefX"

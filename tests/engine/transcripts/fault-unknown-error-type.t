@@ -1,14 +1,6 @@
 # An unknown error chunk type (32868) with a valid error payload: the
 # reply is errored (EINVAL), the connection goes on.
-config sr=1 ext=0
-rx NBDMAGIC IHAVEOPT u16:3
-tx u32:3
-tx IHAVEOPT u32:8 u32:0
-rx OPTREPLY u32:8 u32:1 u32:0
-tx IHAVEOPT u32:7 u32:8 u32:0 u16:1 u16:3
-rx OPTREPLY u32:7 u32:3 u32:12 u16:0 u64:1048576 u16:0x05ed
-rx OPTREPLY u32:7 u32:1 u32:0
-expect state=READY structured=1
+include ready-structured.inc
 call pread_sr 16 4096
 tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
 rx STRUCTURED u16:1 u16:32868 u64:1 u32:6 u32:5 u16:0

@@ -1,7 +1,4 @@
 # An option reply with a wrong magic number (fakesrv rep-bad-magic).
-config sr=0 ext=0
-rx NBDMAGIC IHAVEOPT u16:3
-tx u32:3
-tx IHAVEOPT u32:7 u32:8 u32:0 u16:1 u16:3
+include go-sent.inc
 rx 0003e889045565aa u32:7 u32:1 u32:0
 expect state=DEAD

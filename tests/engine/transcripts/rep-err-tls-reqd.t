@@ -1,10 +1,7 @@
 # NBD_REP_ERR_TLS_REQD to NBD_OPT_INFO in option mode: the option fails with
 # ENOTSUP (lib/engine nbdi_rep_errno), the server's message is kept, and
 # the client is still negotiating.
-config opt_mode=1 sr=0 ext=0
-rx NBDMAGIC IHAVEOPT u16:3
-tx u32:3
-expect state=NEGOTIATING
+include negotiating.inc
 call opt_info
 tx IHAVEOPT u32:6 u32:8 u32:0 u16:1 u16:3
 expect state=OPT_PENDING

@@ -1,17 +1,6 @@
 # An ERROR_OFFSET chunk inside the request: the command fails with the
 # server's errno (ENOSPC).
-config sr=1 ext=0 meta=base:allocation
-rx NBDMAGIC IHAVEOPT u16:3
-tx u32:3
-tx IHAVEOPT u32:8 u32:0
-rx OPTREPLY u32:8 u32:1 u32:0
-tx IHAVEOPT u32:10 u32:27 u32:0 u32:1 u32:15 "base:allocation"
-rx OPTREPLY u32:10 u32:4 u32:19 u32:9 "base:allocation"
-rx OPTREPLY u32:10 u32:1 u32:0
-tx IHAVEOPT u32:7 u32:8 u32:0 u16:1 u16:3
-rx OPTREPLY u32:7 u32:3 u32:12 u16:0 u64:1048576 u16:0x05ed
-rx OPTREPLY u32:7 u32:1 u32:0
-expect state=READY structured=1 extended=0
+include ready-structured-meta.inc
 call pread_sr 16 4096
 tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
 rx STRUCTURED u16:1 u16:32770 u64:1 u32:14 u32:28 u16:0 u64:4100

@@ -1,6 +1,57 @@
 /* The end checks of an iteration that need no handle. */
 #include "fz-iter.h"
 
+#include <string.h>
+
+void
+fz_cmd_prepare (struct fz_iter *it, int i)
+{
+  struct fz_cmd *c = &it->cmds[i];
+  size_t buflen = c->count ? c->count : 1;
+
+  c->comp = (struct fz_cb) { .it = it, .owner = i };
+  c->data = (struct fz_cb) { .it = it, .owner = i };
+  c->cookie = -1;
+  c->attempted = true;
+  if (c->type == C_PREAD || c->type == C_PREAD_SR || c->type == C_PWRITE) {
+    c->buf = fz_exact_buffer (i, buflen);      /* exact size: ASan sees overruns */
+    if (c->type == C_PWRITE)
+      fz_disk_fill (c->buf, c->offset, buflen);
+    else
+      memset (c->buf, 0xa5, buflen);
+  }
+}
+
+bool
+fz_all_done (struct fz_iter *it)
+{
+  for (int i = 0; i < it->ncmds; i++)
+    if (it->cmds[i].attempted && it->cmds[i].cookie != -1
+        && it->cmds[i].comp.calls == 0)
+      return false;
+  return true;
+}
+
+void
+fz_check_completions (struct fz_iter *it)
+{
+  for (int i = 0; i < it->ncmds; i++) {
+    struct fz_cmd *c = &it->cmds[i];
+    if (!c->attempted || c->cookie == -1)
+      continue;
+    if ((it->ended_dead || it->ended_closed) && !it->hung)
+      ICHECK (it, c->comp.calls == 1,
+              "%s: completion called %d times on a %s connection", fz_cmd_name[c->type],
+              c->comp.calls, it->ended_dead ? "dead" : "closed");
+  }
+  for (int i = 0; i < it->nopts && i < it->curopt; i++) {
+    struct fz_opt *o = &it->opts[i];
+    if (o->rc == 0 && o->type != O_ABORT && !it->hung)
+      ICHECK (it, o->comp.calls == 1, "%s: completion called %d times",
+              fz_opt_name[o->type], o->comp.calls);
+  }
+}
+
 static void
 fz_check_cb_after_close (struct fz_iter *it, const struct fz_cb *cb,
                          const char *what, const char *which, bool present)

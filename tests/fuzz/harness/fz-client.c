@@ -52,19 +52,8 @@ fz_issue_cmd (struct fz_iter *it, int i)
   struct nbd_handle *h = it->h;
   struct fz_cmd *c = &it->cmds[i];
   nbd_completion_callback comp = fz_completion_for (&c->comp, fz_cmd_completion);
-  size_t buflen = c->count ? c->count : 1;
 
-  c->comp = (struct fz_cb) { .it = it, .owner = i };
-  c->data = (struct fz_cb) { .it = it, .owner = i };
-  c->cookie = -1;
-  c->attempted = true;
-  if (c->type == C_PREAD || c->type == C_PREAD_SR || c->type == C_PWRITE) {
-    c->buf = fz_exact_buffer (i, buflen);      /* exact size: ASan sees overruns */
-    if (c->type == C_PWRITE)
-      fz_disk_fill (c->buf, c->offset, buflen);
-    else
-      memset (c->buf, 0xa5, buflen);
-  }
+  fz_cmd_prepare (it, i);
   switch (c->type) {
   case C_PREAD:
     c->cookie = nbd_aio_pread (h, c->buf, c->count, c->offset, comp, c->flags);
@@ -224,16 +213,6 @@ enum fz_phase { T_CONNECT, T_OPT, T_ISSUE, T_WAIT, T_FINISH, T_DISC, T_END };
 static const char *const fz_phase_name[] = {
   "connect", "opt", "issue", "wait", "finish", "disconnect", "end",
 };
-
-static bool
-fz_all_done (struct fz_iter *it)
-{
-  for (int i = 0; i < it->ncmds; i++)
-    if (it->cmds[i].attempted && it->cmds[i].cookie != -1
-        && it->cmds[i].comp.calls == 0)
-      return false;
-  return true;
-}
 
 static bool
 fz_gone (struct nbd_handle *h)
@@ -528,17 +507,8 @@ fz_check_before_close (struct fz_iter *it)
               "nbd_aio_command_completed(%s) = %d at the end, completion said error %d",
               fz_cmd_name[c->type], r, c->comp_err);
     }
-    if ((it->ended_dead || it->ended_closed) && !it->hung)
-      ICHECK (it, c->comp.calls == 1,
-              "%s: completion called %d times on a %s handle", fz_cmd_name[c->type],
-              c->comp.calls, it->ended_dead ? "dead" : "closed");
   }
-  for (int i = 0; i < it->nopts && i < it->curopt; i++) {
-    struct fz_opt *o = &it->opts[i];
-    if (o->rc == 0 && o->type != O_ABORT && !it->hung)
-      ICHECK (it, o->comp.calls == 1, "%s: completion called %d times",
-              fz_opt_name[o->type], o->comp.calls);
-  }
+  fz_check_completions (it);
 }
 
 

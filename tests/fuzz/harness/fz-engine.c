@@ -149,19 +149,8 @@ issue_cmd (struct fz_iter *it, int i)
     .offset = c->offset, .count = c->count, .flags = (uint16_t) c->flags,
     .completion = fz_completion_for (&c->comp, fz_cmd_completion),
   };
-  size_t buflen = c->count ? c->count : 1;
 
-  c->comp = (struct fz_cb) { .it = it, .owner = i };
-  c->data = (struct fz_cb) { .it = it, .owner = i };
-  c->cookie = -1;
-  c->attempted = true;
-  if (c->type == C_PREAD || c->type == C_PREAD_SR || c->type == C_PWRITE) {
-    c->buf = fz_exact_buffer (i, buflen);      /* exact size: ASan sees overruns */
-    if (c->type == C_PWRITE)
-      fz_disk_fill (c->buf, c->offset, buflen);
-    else
-      memset (c->buf, 0xa5, buflen);
-  }
+  fz_cmd_prepare (it, i);
   switch (c->type) {
   case C_PREAD:
     nc.type = NBD_CMD_READ;
@@ -318,16 +307,6 @@ poke_accessors (struct fz_iter *it)
     (void) strlen (nbdi_engine_dead_message (e));
 }
 
-static bool
-all_done (struct fz_iter *it)
-{
-  for (int i = 0; i < it->ncmds; i++)
-    if (it->cmds[i].attempted && it->cmds[i].cookie != -1
-        && it->cmds[i].comp.calls == 0)
-      return false;
-  return true;
-}
-
 /* Retire the commands whose completion left them for the program. */
 static void
 retire_manual (struct fz_iter *it, const char *when)
@@ -390,7 +369,7 @@ actions (struct fz_iter *it, enum phase t, bool *progress)
   case T_WAIT:
     if (gone (it))
       return T_END;
-    if (!all_done (it))
+    if (!fz_all_done (it))
       return t;
     *progress = true;
     return T_FINISH;
@@ -556,20 +535,7 @@ check_before_close (struct fz_iter *it)
 {
   poke_accessors (it);
   retire_manual (it, "at the end");
-  for (int i = 0; i < it->ncmds; i++) {
-    struct fz_cmd *c = &it->cmds[i];
-    if (!c->attempted || c->cookie == -1)
-      continue;
-    if ((it->ended_dead || it->ended_closed) && !it->hung)
-      ICHECK (it, c->comp.calls == 1, "%s: completion called %d times on a %s engine",
-              fz_cmd_name[c->type], c->comp.calls, it->ended_dead ? "dead" : "closed");
-  }
-  for (int i = 0; i < it->nopts && i < it->curopt; i++) {
-    struct fz_opt *o = &it->opts[i];
-    if (o->rc == 0 && o->type != O_ABORT && !it->hung)
-      ICHECK (it, o->comp.calls == 1, "%s: completion called %d times",
-              fz_opt_name[o->type], o->comp.calls);
-  }
+  fz_check_completions (it);
 }
 
 void

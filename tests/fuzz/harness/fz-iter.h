@@ -129,6 +129,28 @@ void fz_check (struct fz_iter *it, bool ok, const char *file, int line,
 void fz_random_setup (struct fz_iter *it);
 /* 1-3 mutations, or none for the share of iterations left valid. */
 void fz_random_mutations (struct fz_iter *it);
+/* Iteration i of a seeded run: its PRNG seed. */
+uint64_t fz_seed_for (uint64_t base, uint64_t i);
+/* All of an iteration's choices from a libFuzzer input (then the PRNG,
+ * seeded from the input, once its bytes run out); FUZZ_DUMP=1 in the
+ * environment prints what the server sends. */
+void fz_from_fuzzer_input (struct fz_iter *it, const uint8_t *data, size_t size);
+
+/* What a run of iterations came to. */
+struct fz_stats {
+  unsigned long runs, ready, dead, closed, unmutated, mutations, hung, failed;
+};
+void fz_account (struct fz_stats *st, const struct fz_iter *it);
+
+/* Set command i up to be issued: its closures' bookkeeping, and its
+ * buffer (exactly count bytes: the export's bytes for a write, 0xa5 for
+ * a read). */
+void fz_cmd_prepare (struct fz_iter *it, int i);
+/* Every command issued has completed. */
+bool fz_all_done (struct fz_iter *it);
+/* On a connection that ended: every command and option issued has
+ * completed exactly once. */
+void fz_check_completions (struct fz_iter *it);
 
 /* The end checks that need no handle (fz-checks.c): closures called at
  * most once and freed exactly once, chunks inside their request, ...;

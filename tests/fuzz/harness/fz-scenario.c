@@ -2,6 +2,7 @@
 #include "fz-iter.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 const char *const fz_cmd_name[C_NTYPES] = {
   "pread", "pread_structured", "pwrite", "block_status", "block_status_64",
@@ -131,6 +132,48 @@ fz_random_setup (struct fz_iter *it)
       it->opts[i].type = fz_below (r, O_GO);
     it->opts[it->nopts++].type = fz_chance (r, 88) ? O_GO : O_ABORT;
   }
+}
+
+void
+fz_from_fuzzer_input (struct fz_iter *it, const uint8_t *data, size_t size)
+{
+  static bool dump, dump_known;
+  uint64_t h = UINT64_C(1469598103934665603);
+
+  if (!dump_known) {
+    dump = getenv ("FUZZ_DUMP") != NULL;
+    dump_known = true;
+  }
+  for (size_t i = 0; i < size; i++)
+    h = (h ^ data[i]) * UINT64_C(1099511628211);
+  it->rng = (struct fz_rng) { .s = h, .data = data, .len = size };
+  snprintf (it->label, sizeof it->label, "libFuzzer input of %zu bytes", size);
+  fz_random_setup (it);
+  fz_random_mutations (it);
+  it->time_limit_ms = 5000;
+  it->srv.dump = dump;
+  it->verbose = dump;
+}
+
+uint64_t
+fz_seed_for (uint64_t base, uint64_t i)
+{
+  uint64_t s = base ^ (i * UINT64_C(0x9e3779b97f4a7c15));
+  fz_splitmix (&s);
+  return s;
+}
+
+void
+fz_account (struct fz_stats *st, const struct fz_iter *it)
+{
+  st->runs++;
+  st->ready += it->reached_ready;
+  st->dead += it->ended_dead;
+  st->closed += it->ended_closed;
+  st->unmutated += it->unmutated;
+  st->mutations += it->srv.muts_applied;
+  st->hung += it->hung;
+  st->failed += it->failures != 0;
 }
 
 /* Mutations for a fuzzed iteration (none for the unmutated share). */
