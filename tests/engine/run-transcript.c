@@ -467,6 +467,10 @@ main (int argc, char *argv[])
 {
   int failed = 0, count = 0;
 
+  /* One line at a time, so that a long run killed early says how far
+   * it got. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
+
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "-v") == 0) {
       verbose = true;
