@@ -17,6 +17,7 @@
 #include "fz-engine.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <time.h>
 
 static struct {
@@ -26,6 +27,17 @@ static struct {
   uint64_t max_count;        /* 0, or the largest command length */
 } opt = { .seed = 0x5eed2024, .time_budget = 20 };
 
+
+/* SIGINT or SIGTERM ends the random part after the current iteration,
+ * with its statistics printed. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+request_stop (int sig)
+{
+  (void) sig;
+  stop_requested = 1;
+}
 
 static double
 cpu_seconds (void)
@@ -133,6 +145,8 @@ main (int argc, char *argv[])
   }
   setvbuf (stdout, NULL, _IOLBF, 0);
   fz_install_crash_handler ();
+  signal (SIGINT, request_stop);
+  signal (SIGTERM, request_stop);
 
   if (do_corpus) {
     struct fz_stats st = { 0 };
@@ -159,14 +173,16 @@ main (int argc, char *argv[])
       run_random (only, &st);
     else
       for (unsigned long i = 0; i < iterations; i++) {
-        if ((i & 63) == 0 && (fz_now_ms () - t0) > opt.time_budget * 1000) {
+        if (stop_requested
+            || ((i & 63) == 0 && (fz_now_ms () - t0) > opt.time_budget * 1000)) {
           out_of_time = true;
           break;
         }
         run_random (i, &st);
       }
     if (out_of_time)
-      printf ("time budget of %.0f s reached\n", opt.time_budget);
+      printf ("%s\n", stop_requested ? "stopped by a signal"
+              : "time budget reached");
     printf ("seed %#" PRIx64 ": ", opt.seed);
     print_stats ("random", &st, (fz_now_ms () - t0) / 1000.0, cpu_seconds () - c0);
   }
