@@ -86,7 +86,7 @@ nbdi_engine_tx_worth_sending (const struct nbdi_engine *e)
   if (!nbdi_engine_tx_pending (e))
     return false;
   /* A request half sent holds the server up until it is whole. */
-  if (!nbdi_transmitting (e) || e->disc_queued || e->tx_partial)
+  if (!nbdi_transmitting (e) || e->pub.disc_queued || e->tx_partial)
     return true;
   awaited = nbdi_engine_awaited (e);
   return e->unsent >= BATCH_FULL || awaited < SERVER_LOW_WATER;
@@ -175,7 +175,7 @@ nbdi_engine_events (const struct nbdi_engine *e)
     return NBDI_EV_CLOSED;
   case NBDI_PH_READY:
   case NBDI_PH_PROCESSING:
-    return e->disc_queued && !nbdi_engine_tx_pending (e) ? NBDI_EV_SHUT_WRITE : 0;
+    return e->pub.disc_queued && !nbdi_engine_tx_pending (e) ? NBDI_EV_SHUT_WRITE : 0;
   default:
     return 0;
   }

@@ -124,8 +124,6 @@ cmd_new (struct nbdi_engine *e)
     if (cmd == NULL)
       return NULL;
   }
-  memset (cmd, 0, offsetof (struct nbdi_cmd, hdr));
-  cmd->next = NULL;
   return cmd;
 }
 
@@ -165,6 +163,7 @@ retire (struct nbdi_engine *e, struct nbdi_cmd *cmd)
 void
 nbdi_update_ready (struct nbdi_engine *e)
 {
+  enum nbdi_phase phase;
   bool writing;
 
   if (!nbdi_transmitting (e))
@@ -173,8 +172,9 @@ nbdi_update_ready (struct nbdi_engine *e)
    * or a reply read; waiting for a reply with nothing half done is
    * ready, commands in flight or not. */
   writing = e->unsent > 0 || e->tx_partial;     /* a queued disconnect alone is not */
-  nbdi_enter (e, writing || !replies_at_boundary (e)
-                 ? NBDI_PH_PROCESSING : NBDI_PH_READY);
+  phase = writing || !replies_at_boundary (e) ? NBDI_PH_PROCESSING : NBDI_PH_READY;
+  if (phase != e->phase)
+    nbdi_enter (e, phase);
 }
 
 static int64_t
@@ -206,11 +206,12 @@ cmd_submit (struct nbdi_engine *e, struct nbdi_cmd *cmd)
   cmd->end_seq = e->bytes_queued;
   e->stats.chunks_sent++;
   /* Stores are atomic: nbd_aio_in_flight reads without the lock. */
-  __atomic_store_n (&e->in_flight, e->in_flight + 1, __ATOMIC_RELAXED);
+  __atomic_store_n (&e->pub.in_flight, e->pub.in_flight + 1, __ATOMIC_RELAXED);
   e->unsent++;
   if (is_big_read (cmd))
     e->big_reads++;
-  nbdi_enter (e, NBDI_PH_PROCESSING);
+  if (e->phase != NBDI_PH_PROCESSING)
+    nbdi_enter (e, NBDI_PH_PROCESSING);
   return cmd->cookie;
 
  nomem:
@@ -228,8 +229,12 @@ nbdi_engine_submit (struct nbdi_engine *e, const struct nbdi_command *req)
   cmd = cmd_new (e);
   if (cmd == NULL)
     return -ENOMEM;
+  /* The request as given; what its reply has done so far starts at 0. */
   cmd->req = *req;
+  memset (&cmd->init_buf, 0,
+          offsetof (struct nbdi_cmd, hdr) - offsetof (struct nbdi_cmd, init_buf));
   cmd->init_buf = req->rbuf && e->cfg->pread_initialize;
+  cmd->next = NULL;
   cookie = cmd_submit (e, cmd);
   if (cookie < 0)
     recycle (e, cmd);           /* the caller keeps closures and payload */
@@ -244,21 +249,9 @@ nbdi_engine_disconnect (struct nbdi_engine *e)
 
   if (nbdi_tx_push (e, e->disc_hdr, hlen) < 0)
     return -ENOMEM;
-  __atomic_store_n (&e->disc_queued, true, __ATOMIC_RELAXED);
+  __atomic_store_n (&e->pub.disc_queued, true, __ATOMIC_RELAXED);
   nbdi_update_ready (e);
   return 0;
-}
-
-bool
-nbdi_engine_disconnect_requested (const struct nbdi_engine *e)
-{
-  return __atomic_load_n (&e->disc_queued, __ATOMIC_RELAXED);
-}
-
-size_t
-nbdi_engine_in_flight (const struct nbdi_engine *e)
-{
-  return __atomic_load_n (&e->in_flight, __ATOMIC_RELAXED);
 }
 
 /* Requests whose header left but whose batch did not drain may have
@@ -266,7 +259,7 @@ nbdi_engine_in_flight (const struct nbdi_engine *e)
 size_t
 nbdi_engine_awaited (const struct nbdi_engine *e)
 {
-  return e->in_flight > e->unsent ? e->in_flight - e->unsent : 0;
+  return e->pub.in_flight > e->unsent ? e->pub.in_flight - e->unsent : 0;
 }
 
 static struct nbdi_cmd *
@@ -327,7 +320,7 @@ complete (struct nbdi_engine *e, struct nbdi_cmd *cmd)
 
   if (map_find (&e->map, cmd->cookie, &at))
     map_remove_at (&e->map, at);
-  __atomic_store_n (&e->in_flight, e->in_flight - 1, __ATOMIC_RELAXED);
+  __atomic_store_n (&e->pub.in_flight, e->pub.in_flight - 1, __ATOMIC_RELAXED);
   if (is_big_read (cmd))
     e->big_reads--;
   cmd->done = true;
@@ -393,7 +386,7 @@ nbdi_cmds_release (struct nbdi_engine *e)
     }
   }
   e->map.used = 0;
-  __atomic_store_n (&e->in_flight, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&e->pub.in_flight, 0, __ATOMIC_RELAXED);
   e->big_reads = 0;
 }
 
@@ -419,7 +412,7 @@ nbdi_engine_abandon_unsent (struct nbdi_engine *e)
     e->tx_first = e->tx_len = 0;
   e->bytes_queued = first_unsent;
   e->unsent = 0;
-  if (e->disc_queued)
+  if (e->pub.disc_queued)
     nbdi_tx_push (e, e->disc_hdr, e->extended ? WIRE_EXTENDED_REQUEST_SIZE
                                               : WIRE_REQUEST_SIZE);
   for (;;) {

@@ -22,7 +22,7 @@ nbdi_engine_new (const struct nbdi_engine_config *cfg)
   }
   e->cfg = cfg;
   e->phase = NBDI_PH_CREATED;
-  e->state = NBDI_STATE_CREATED;
+  e->pub.state = NBDI_STATE_CREATED;
   e->next_cookie = 1;
   return e;
 }
@@ -48,13 +48,13 @@ free_metas (struct nbdi_engine *e)
 static void
 publish (struct nbdi_engine *e, enum nbdi_state state)
 {
-  __atomic_store_n (&e->state, state, __ATOMIC_RELEASE);
+  __atomic_store_n (&e->pub.state, state, __ATOMIC_RELEASE);
 }
 
 void
 nbdi_engine_release_callbacks (struct nbdi_engine *e)
 {
-  enum nbdi_state state = e->state;
+  enum nbdi_state state = e->pub.state;
 
   publish (e, NBDI_STATE_CLOSED);
   /* An option not marked active is released without its completion. */
@@ -88,7 +88,7 @@ void
 nbdi_enter (struct nbdi_engine *e, enum nbdi_phase phase)
 {
   enum nbdi_phase old = e->phase;
-  enum nbdi_state old_state = e->state, state = nbdi_phase_state (phase);
+  enum nbdi_state old_state = e->pub.state, state = nbdi_phase_state (phase);
 
   /* The option phases belong to the program while its option runs. */
   if (state == NBDI_STATE_HANDSHAKING && e->opt_active)
@@ -107,12 +107,6 @@ nbdi_enter (struct nbdi_engine *e, enum nbdi_phase phase)
       nbdi_log (e, "engine", "transition: %s -> %s",
                 nbdi_phase_name (old), nbdi_phase_name (phase));
   }
-}
-
-enum nbdi_state
-nbdi_engine_state (const struct nbdi_engine *e)
-{
-  return __atomic_load_n (&e->state, __ATOMIC_ACQUIRE);
 }
 
 void
@@ -212,7 +206,7 @@ nbdi_engine_rx_eof (struct nbdi_engine *e)
   /* After NBD_CMD_DISC the server closing is the normal end; commands
    * it stranded fail with ENOTCONN, as nbd_aio_in_flight(3) says. */
   if (e->phase == NBDI_PH_ABORT_WAIT
-      || (nbdi_transmitting (e) && (e->disc_queued || e->in_flight == 0))) {
+      || (nbdi_transmitting (e) && (e->pub.disc_queued || e->pub.in_flight == 0))) {
     nbdi_enter (e, NBDI_PH_CLOSED);
     if (e->opt_active)
       nbdi_option_finish (e, 0);

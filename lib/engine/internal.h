@@ -80,9 +80,9 @@ enum nbdi_reply_stage {
 };
 
 struct nbdi_engine {
+  struct nbdi_engine_published pub;     /* first: see engine/engine.h */
   const struct nbdi_engine_config *cfg;
   enum nbdi_phase phase;
-  enum nbdi_state state;        /* written atomically (read unlocked) */
 
   /* Output: iovecs not yet sent; the memory they point to stays valid
    * until sent (headers live in commands or in tx_store). */
@@ -120,8 +120,6 @@ struct nbdi_engine {
   /* Transmission. */
   uint64_t next_cookie;
   struct nbdi_cookie_map map;
-  size_t in_flight;             /* sent or queued, reply not complete;
-                                 * written atomically (read unlocked) */
   size_t unsent;                /* of those, queued since the last flush */
   bool tx_partial;              /* the queue's head is partly sent */
   size_t big_reads;             /* of those, reads with large payloads */
@@ -131,7 +129,6 @@ struct nbdi_engine {
   struct wire_reply reply;      /* header of the reply being read */
   enum nbdi_reply_stage reply_stage;
   uint64_t data_offset;         /* OFFSET_DATA: where the data goes */
-  bool disc_queued;             /* written atomically (read unlocked) */
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
 
   /* Death. */
@@ -140,6 +137,9 @@ struct nbdi_engine {
 
   struct nbdi_engine_stats stats;
 };
+
+_Static_assert (offsetof (struct nbdi_engine, pub) == 0,
+                "the published facts start the engine");
 
 /* ---- core.c ---- */
 
