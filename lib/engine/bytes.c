@@ -104,7 +104,7 @@ nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
 
   if (exact)
     *exact = false;
-  if (rx->buf == NULL || e->phase == NBDI_PH_DEAD || e->phase == NBDI_PH_CLOSED)
+  if (rx->buf == NULL || e->pub.phase == NBDI_PH_DEAD || e->pub.phase == NBDI_PH_CLOSED)
     return 0;
   /* A big payload goes straight to the caller's buffer, whole. */
   direct = nbdi_direct_want (e);
@@ -116,7 +116,7 @@ nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
       *exact = true;
     return 1;
   }
-  if (max >= 2 && nbdi_scatter_plan (e, iov) == 2) {
+  if (max >= 2 && nbdi_replies_lead (e) && nbdi_scatter_plan (e, iov) == 2) {
     e->rx_kind = NBDI_RX_SCATTER;
     return 2;
   }
@@ -166,7 +166,7 @@ nbdi_engine_rx_done (struct nbdi_engine *e, size_t n)
 unsigned
 nbdi_engine_events (const struct nbdi_engine *e)
 {
-  switch (e->phase) {
+  switch (e->pub.phase) {
   case NBDI_PH_TLS_HANDSHAKE:
     return NBDI_EV_TLS;
   case NBDI_PH_DEAD:

@@ -47,6 +47,7 @@ struct nbdi_engine;             /* opaque, but for what it publishes: */
  * no function call.  Only the engine writes them (atomically); everyone
  * else reads them through the inline accessors below. */
 struct nbdi_engine_published {
+  enum nbdi_phase phase;        /* where the protocol stands */
   enum nbdi_state state;        /* the public state */
   size_t in_flight;             /* commands sent or queued, not complete */
   bool disc_queued;             /* NBD_CMD_DISC was queued */
@@ -159,6 +160,14 @@ bool nbdi_engine_tx_worth_sending (const struct nbdi_engine *e);
 #define NBDI_EV_CLOSED     0x8u /* the connection ended cleanly */
 
 unsigned nbdi_engine_events (const struct nbdi_engine *e);
+
+/* The NBDI_EV_TLS event alone, which the driver asks before every
+ * receive: inline. */
+static inline bool
+nbdi_engine_wants_tls (const struct nbdi_engine *e)
+{
+  return nbdi_engine_published (e)->phase == NBDI_PH_TLS_HANDSHAKE;
+}
 
 /* The TLS handshake succeeded: negotiation goes on inside TLS.  0 or -1
  * (dead). */
