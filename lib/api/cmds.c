@@ -82,7 +82,7 @@ check (struct nbd_handle *h, const struct request *r)
    * the payload size; reads, and writes without it, may go up to the
    * library's own limit and the server decides. */
   if (r->type == NBD_CMD_WRITE && (strict & LIBNBD_STRICT_PAYLOAD)
-      && r->count > (uint64_t) nbdi_get_block_size (h, LIBNBD_SIZE_PAYLOAD))
+      && r->count > nbdi_payload_size (info))
     return refuse (ERANGE, "request too large: larger than the payload size");
   if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE)
       && r->count > NBDI_MAX_REQUEST)

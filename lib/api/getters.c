@@ -87,16 +87,22 @@ nbdi_get_block_size (struct nbd_handle *h, int type)
   case LIBNBD_SIZE_PREFERRED: return i->block_pref;
   case LIBNBD_SIZE_MAXIMUM: return i->block_max;
   default:                    /* LIBNBD_SIZE_PAYLOAD */
-    /* The server's maximum brought into 1 MiB .. 64 MiB, as libnbd
-     * documents; without one, the protocol's safe default of 32 MiB. */
-    if (i->block_max == 0)
-      return 32 * 1024 * 1024;
-    if (i->block_max < 1024 * 1024)
-      return 1024 * 1024;
-    if (i->block_max > 64 * 1024 * 1024)
-      return 64 * 1024 * 1024;
-    return i->block_max;
+    return nbdi_payload_size (i);
   }
+}
+
+uint32_t
+nbdi_payload_size (const struct nbdi_export_info *i)
+{
+  /* The server's maximum brought into 1 MiB .. 64 MiB, as libnbd
+   * documents; without one, the protocol's safe default of 32 MiB. */
+  if (i->block_max == 0)
+    return 32 * 1024 * 1024;
+  if (i->block_max < 1024 * 1024)
+    return 1024 * 1024;
+  if (i->block_max > 64 * 1024 * 1024)
+    return 64 * 1024 * 1024;
+  return i->block_max;
 }
 
 const char *

@@ -78,6 +78,10 @@ void nbdi_connection_close (struct nbd_handle *h);
  * EINVAL otherwise, naming the state and what was required. */
 void nbdi_state_error (struct nbd_handle *h, unsigned permitted_groups);
 
+/* The largest write payload the export takes (nbd_get_block_size's
+ * LIBNBD_SIZE_PAYLOAD) once its facts are known. */
+uint32_t nbdi_payload_size (const struct nbdi_export_info *info);
+
 /* Whether the TLS handshake should verify the server's certificate:
  * the program's choice, or else the default for this connection. */
 bool nbdi_tls_verifies_peer (const struct nbd_handle *h);

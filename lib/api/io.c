@@ -25,7 +25,7 @@ maybe_shut_write (struct nbd_handle *h)
 {
   struct nbdi_driver *d = &h->io;
 
-  if (!d->write_shut && d->transport
+  if (!d->write_shut && d->transport && nbdi_engine_disconnect_requested (h->engine)
       && (nbdi_engine_events (h->engine) & NBDI_EV_SHUT_WRITE)) {
     d->transport->ops->shutdown (d->transport);
     d->write_shut = true;
@@ -109,7 +109,7 @@ tls_step (struct nbd_handle *h)
 static bool
 tls_running (struct nbd_handle *h)
 {
-  return (nbdi_engine_events (h->engine) & NBDI_EV_TLS) != 0;
+  return nbdi_engine_wants_tls (h->engine);
 }
 
 /* One receive where the engine says: straight into the caller's buffer

@@ -58,10 +58,6 @@ void nbdi_set_dead_error (struct nbd_handle *h);
  * engine's, or the TLS handshake's while it runs. */
 unsigned nbdi_io_direction (struct nbd_handle *h);
 
-/* A command or option was just queued: send it now unless a receive is
- * running (whose end sends everything queued meanwhile in one go). */
-void nbdi_io_kick (struct nbd_handle *h);
-
 /* Close the transport, if any. */
 void nbdi_io_close (struct nbd_handle *h);
 

@@ -86,7 +86,7 @@ nbdi_engine_tx_worth_sending (const struct nbdi_engine *e)
   if (!nbdi_engine_tx_pending (e))
     return false;
   /* A request half sent holds the server up until it is whole. */
-  if (!nbdi_transmitting (e) || e->disc_queued || e->tx_partial)
+  if (!nbdi_transmitting (e) || e->pub.disc_queued || e->tx_partial)
     return true;
   awaited = nbdi_engine_awaited (e);
   return e->unsent >= BATCH_FULL || awaited < SERVER_LOW_WATER;
@@ -104,7 +104,7 @@ nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
 
   if (exact)
     *exact = false;
-  if (rx->buf == NULL || e->phase == NBDI_PH_DEAD || e->phase == NBDI_PH_CLOSED)
+  if (rx->buf == NULL || e->pub.phase == NBDI_PH_DEAD || e->pub.phase == NBDI_PH_CLOSED)
     return 0;
   /* A big payload goes straight to the caller's buffer, whole. */
   direct = nbdi_direct_want (e);
@@ -116,7 +116,7 @@ nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
       *exact = true;
     return 1;
   }
-  if (max >= 2 && nbdi_scatter_plan (e, iov) == 2) {
+  if (max >= 2 && nbdi_replies_lead (e) && nbdi_scatter_plan (e, iov) == 2) {
     e->rx_kind = NBDI_RX_SCATTER;
     return 2;
   }
@@ -166,7 +166,7 @@ nbdi_engine_rx_done (struct nbdi_engine *e, size_t n)
 unsigned
 nbdi_engine_events (const struct nbdi_engine *e)
 {
-  switch (e->phase) {
+  switch (e->pub.phase) {
   case NBDI_PH_TLS_HANDSHAKE:
     return NBDI_EV_TLS;
   case NBDI_PH_DEAD:
@@ -175,7 +175,7 @@ nbdi_engine_events (const struct nbdi_engine *e)
     return NBDI_EV_CLOSED;
   case NBDI_PH_READY:
   case NBDI_PH_PROCESSING:
-    return e->disc_queued && !nbdi_engine_tx_pending (e) ? NBDI_EV_SHUT_WRITE : 0;
+    return e->pub.disc_queued && !nbdi_engine_tx_pending (e) ? NBDI_EV_SHUT_WRITE : 0;
   default:
     return 0;
   }

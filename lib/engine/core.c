@@ -21,8 +21,8 @@ nbdi_engine_new (const struct nbdi_engine_config *cfg)
     return NULL;
   }
   e->cfg = cfg;
-  e->phase = NBDI_PH_CREATED;
-  e->state = NBDI_STATE_CREATED;
+  e->pub.phase = NBDI_PH_CREATED;
+  e->pub.state = NBDI_STATE_CREATED;
   e->next_cookie = 1;
   return e;
 }
@@ -48,13 +48,13 @@ free_metas (struct nbdi_engine *e)
 static void
 publish (struct nbdi_engine *e, enum nbdi_state state)
 {
-  __atomic_store_n (&e->state, state, __ATOMIC_RELEASE);
+  __atomic_store_n (&e->pub.state, state, __ATOMIC_RELEASE);
 }
 
 void
 nbdi_engine_release_callbacks (struct nbdi_engine *e)
 {
-  enum nbdi_state state = e->state;
+  enum nbdi_state state = e->pub.state;
 
   publish (e, NBDI_STATE_CLOSED);
   /* An option not marked active is released without its completion. */
@@ -85,34 +85,18 @@ nbdi_engine_free (struct nbdi_engine *e)
 /* ---- the transition ---- */
 
 void
-nbdi_enter (struct nbdi_engine *e, enum nbdi_phase phase)
+nbdi_trace_transition (struct nbdi_engine *e, enum nbdi_phase old,
+                       enum nbdi_state old_state)
 {
-  enum nbdi_phase old = e->phase;
-  enum nbdi_state old_state = e->state, state = nbdi_phase_state (phase);
+  enum nbdi_state state = e->pub.state;
 
-  /* The option phases belong to the program while its option runs. */
-  if (state == NBDI_STATE_HANDSHAKING && e->opt_active)
-    state = NBDI_STATE_OPT_PENDING;
-  if (phase == old && state == old_state)
-    return;
-  e->phase = phase;
   if (state != old_state)
-    publish (e, state);
-  if (e->cfg->debug) {
-    if (state != old_state)
-      nbdi_log (e, "engine", "transition: %s -> %s, state %s -> %s",
-                nbdi_phase_name (old), nbdi_phase_name (phase),
-                nbdi_state_name (old_state), nbdi_state_name (state));
-    else
-      nbdi_log (e, "engine", "transition: %s -> %s",
-                nbdi_phase_name (old), nbdi_phase_name (phase));
-  }
-}
-
-enum nbdi_state
-nbdi_engine_state (const struct nbdi_engine *e)
-{
-  return __atomic_load_n (&e->state, __ATOMIC_ACQUIRE);
+    nbdi_log (e, "engine", "transition: %s -> %s, state %s -> %s",
+              nbdi_phase_name (old), nbdi_phase_name (e->pub.phase),
+              nbdi_state_name (old_state), nbdi_state_name (state));
+  else
+    nbdi_log (e, "engine", "transition: %s -> %s",
+              nbdi_phase_name (old), nbdi_phase_name (e->pub.phase));
 }
 
 void
@@ -169,7 +153,7 @@ nbdi_engine_die (struct nbdi_engine *e, int errnum, const char *fmt, ...)
   va_list ap;
   char *msg = NULL;
 
-  if (e->phase == NBDI_PH_DEAD || e->phase == NBDI_PH_CLOSED)
+  if (e->pub.phase == NBDI_PH_DEAD || e->pub.phase == NBDI_PH_CLOSED)
     return;
   va_start (ap, fmt);
   if (vasprintf (&msg, fmt, ap) == -1)
@@ -211,15 +195,15 @@ nbdi_engine_rx_eof (struct nbdi_engine *e)
 {
   /* After NBD_CMD_DISC the server closing is the normal end; commands
    * it stranded fail with ENOTCONN, as nbd_aio_in_flight(3) says. */
-  if (e->phase == NBDI_PH_ABORT_WAIT
-      || (nbdi_transmitting (e) && (e->disc_queued || e->in_flight == 0))) {
+  if (e->pub.phase == NBDI_PH_ABORT_WAIT
+      || (nbdi_transmitting (e) && (e->pub.disc_queued || e->pub.in_flight == 0))) {
     nbdi_enter (e, NBDI_PH_CLOSED);
     if (e->opt_active)
       nbdi_option_finish (e, 0);
     nbdi_cmds_fail_all (e, ENOTCONN);
     return;
   }
-  if (e->phase == NBDI_PH_EXPORT_NAME_REPLY)
+  if (e->pub.phase == NBDI_PH_EXPORT_NAME_REPLY)
     nbdi_engine_die (e, ENOENT, "server closed the connection: it has no "
                      "export named \"%s\"", e->cfg->export_name);
   else
@@ -232,7 +216,7 @@ nbdi_engine_direction (const struct nbdi_engine *e)
 {
   unsigned dir = 0;
 
-  switch (nbdi_phase_io (e->phase)) {
+  switch (nbdi_phase_io (e->pub.phase)) {
   case NBDI_IO_DIAL:
     return LIBNBD_AIO_DIRECTION_WRITE;
   case NBDI_IO_TLS:
@@ -241,7 +225,7 @@ nbdi_engine_direction (const struct nbdi_engine *e)
     dir |= LIBNBD_AIO_DIRECTION_READ;
     break;
   case NBDI_IO_NONE:
-    if (e->phase != NBDI_PH_OPT_WAIT_USER)
+    if (e->pub.phase != NBDI_PH_OPT_WAIT_USER)
       return 0;
     break;
   }

@@ -40,7 +40,24 @@
 #include "engine/phases.h"
 #include "engine/states.h"
 
-struct nbdi_engine;             /* opaque */
+struct nbdi_engine;             /* opaque, but for what it publishes: */
+
+/* The few facts read on every public call, some without the user's
+ * lock: the first member of every engine, so that reading them costs
+ * no function call.  Only the engine writes them (atomically); everyone
+ * else reads them through the inline accessors below. */
+struct nbdi_engine_published {
+  enum nbdi_phase phase;        /* where the protocol stands */
+  enum nbdi_state state;        /* the public state */
+  size_t in_flight;             /* commands sent or queued, not complete */
+  bool disc_queued;             /* NBD_CMD_DISC was queued */
+};
+
+static inline const struct nbdi_engine_published *
+nbdi_engine_published (const struct nbdi_engine *e)
+{
+  return (const struct nbdi_engine_published *) e;
+}
 
 /* ---- lifetime ---- */
 
@@ -78,7 +95,11 @@ void nbdi_engine_die (struct nbdi_engine *e, int errnum, const char *fmt, ...)
 void nbdi_engine_close (struct nbdi_engine *e);
 
 /* The public state (atomic: callable without the user's lock). */
-enum nbdi_state nbdi_engine_state (const struct nbdi_engine *e);
+static inline enum nbdi_state
+nbdi_engine_state (const struct nbdi_engine *e)
+{
+  return __atomic_load_n (&nbdi_engine_published (e)->state, __ATOMIC_ACQUIRE);
+}
 
 /* The cause of death: errno (EIO if none was recorded) and message
  * ("connection is dead" if none); meaningful in NBDI_STATE_DEAD. */
@@ -139,6 +160,14 @@ bool nbdi_engine_tx_worth_sending (const struct nbdi_engine *e);
 #define NBDI_EV_CLOSED     0x8u /* the connection ended cleanly */
 
 unsigned nbdi_engine_events (const struct nbdi_engine *e);
+
+/* The NBDI_EV_TLS event alone, which the driver asks before every
+ * receive: inline. */
+static inline bool
+nbdi_engine_wants_tls (const struct nbdi_engine *e)
+{
+  return nbdi_engine_published (e)->phase == NBDI_PH_TLS_HANDSHAKE;
+}
 
 /* The TLS handshake succeeded: negotiation goes on inside TLS.  0 or -1
  * (dead). */
@@ -219,14 +248,22 @@ int64_t nbdi_engine_submit (struct nbdi_engine *e, const struct nbdi_command *cm
 int nbdi_engine_disconnect (struct nbdi_engine *e);
 
 /* NBD_CMD_DISC was queued (atomic). */
-bool nbdi_engine_disconnect_requested (const struct nbdi_engine *e);
+static inline bool
+nbdi_engine_disconnect_requested (const struct nbdi_engine *e)
+{
+  return __atomic_load_n (&nbdi_engine_published (e)->disc_queued, __ATOMIC_RELAXED);
+}
 
 /* LIBNBD_SHUTDOWN_ABANDON_PENDING: drop the commands not one byte of
  * which was sent; each completes with ENOTCONN. */
 void nbdi_engine_abandon_unsent (struct nbdi_engine *e);
 
 /* Commands sent or queued whose reply is not complete (atomic). */
-size_t nbdi_engine_in_flight (const struct nbdi_engine *e);
+static inline size_t
+nbdi_engine_in_flight (const struct nbdi_engine *e)
+{
+  return __atomic_load_n (&nbdi_engine_published (e)->in_flight, __ATOMIC_RELAXED);
+}
 
 /* Of those, how many already left in full (the server may be answering
  * them). */

@@ -159,7 +159,7 @@ nbdi_engine_consume (struct nbdi_engine *e)
 {
 
   for (;;) {
-    enum nbdi_phase phase = e->phase;
+    enum nbdi_phase phase = e->pub.phase;
     int r;
 
     if (phase == NBDI_PH_READY || phase == NBDI_PH_PROCESSING)

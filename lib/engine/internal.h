@@ -80,9 +80,8 @@ enum nbdi_reply_stage {
 };
 
 struct nbdi_engine {
+  struct nbdi_engine_published pub;     /* first: see engine/engine.h */
   const struct nbdi_engine_config *cfg;
-  enum nbdi_phase phase;
-  enum nbdi_state state;        /* written atomically (read unlocked) */
 
   /* Output: iovecs not yet sent; the memory they point to stays valid
    * until sent (headers live in commands or in tx_store). */
@@ -120,8 +119,6 @@ struct nbdi_engine {
   /* Transmission. */
   uint64_t next_cookie;
   struct nbdi_cookie_map map;
-  size_t in_flight;             /* sent or queued, reply not complete;
-                                 * written atomically (read unlocked) */
   size_t unsent;                /* of those, queued since the last flush */
   bool tx_partial;              /* the queue's head is partly sent */
   size_t big_reads;             /* of those, reads with large payloads */
@@ -131,7 +128,6 @@ struct nbdi_engine {
   struct wire_reply reply;      /* header of the reply being read */
   enum nbdi_reply_stage reply_stage;
   uint64_t data_offset;         /* OFFSET_DATA: where the data goes */
-  bool disc_queued;             /* written atomically (read unlocked) */
   uint8_t disc_hdr[WIRE_EXTENDED_REQUEST_SIZE];
 
   /* Death. */
@@ -141,17 +137,41 @@ struct nbdi_engine {
   struct nbdi_engine_stats stats;
 };
 
+_Static_assert (offsetof (struct nbdi_engine, pub) == 0,
+                "the published facts start the engine");
+
 /* ---- core.c ---- */
 
+/* Trace a transition that just happened (core.c). */
+void nbdi_trace_transition (struct nbdi_engine *e, enum nbdi_phase old,
+                            enum nbdi_state old_state);
+
 /* The one transition: enter phase, publishing the public state it maps
- * to (and tracing the step when debugging). */
-void nbdi_enter (struct nbdi_engine *e, enum nbdi_phase phase);
+ * to (and tracing the step when debugging).  Inline: transmission goes
+ * from ready to processing and back for every command. */
+static inline void
+nbdi_enter (struct nbdi_engine *e, enum nbdi_phase phase)
+{
+  enum nbdi_phase old = e->pub.phase;
+  enum nbdi_state old_state = e->pub.state, state = nbdi_phase_state (phase);
+
+  /* The option phases belong to the program while its option runs. */
+  if (state == NBDI_STATE_HANDSHAKING && e->opt_active)
+    state = NBDI_STATE_OPT_PENDING;
+  if (phase == old && state == old_state)
+    return;
+  e->pub.phase = phase;
+  if (state != old_state)
+    __atomic_store_n (&e->pub.state, state, __ATOMIC_RELEASE);
+  if (e->cfg->debug)
+    nbdi_trace_transition (e, old, old_state);
+}
 
 /* In transmission (ready or processing). */
 static inline bool
 nbdi_transmitting (const struct nbdi_engine *e)
 {
-  return e->phase == NBDI_PH_READY || e->phase == NBDI_PH_PROCESSING;
+  return e->pub.phase == NBDI_PH_READY || e->pub.phase == NBDI_PH_PROCESSING;
 }
 
 /* Debug text through the log hook; callers test e->cfg->debug first so
@@ -181,21 +201,64 @@ void nbdi_free_export (struct nbdi_engine *e);
 
 /* ---- commands.c ---- */
 
-int nbdi_replies_consume (struct nbdi_engine *e);
+/* The reply is complete: run the completion callback and retire the
+ * command, or keep it for nbdi_engine_take_completed. */
+void nbdi_cmd_complete (struct nbdi_engine *e, struct nbdi_cmd *cmd);
 void nbdi_cmds_fail_all (struct nbdi_engine *e, int errnum);
 void nbdi_cmds_release (struct nbdi_engine *e);
 void nbdi_cmds_free (struct nbdi_engine *e);
 /* Ready or processing, after a change in what is half sent or read. */
 void nbdi_update_ready (struct nbdi_engine *e);
-/* Payload bytes the driver may read straight into a caller's buffer
- * now (0: read into rx instead). */
-uint64_t nbdi_direct_want (const struct nbdi_engine *e);
-/* How many bytes to read into rx at once (after compaction). */
-size_t nbdi_rx_read_size (const struct nbdi_engine *e);
+
+/* ---- replies.c (and how a read payload should arrive, inline: every
+ * receive asks) ---- */
+
+/* Payloads at least this big are read straight into the caller's buffer. */
+#define NBDI_DIRECT_MIN 16384
+
 /* Payload bytes still due for the reply being read when rx holds
  * nothing: its header is parsed, so they come first in the stream.  0
  * otherwise. */
-uint64_t nbdi_replies_lead (const struct nbdi_engine *e);
+static inline uint64_t
+nbdi_replies_lead (const struct nbdi_engine *e)
+{
+  if (e->reply_stage == NBDI_RS_DATA && e->rx.start == e->rx.end)
+    return e->direct_left;
+  return 0;
+}
+
+/* How many payload bytes may be received straight into the caller's
+ * buffer right now (0: receive into rx). */
+static inline uint64_t
+nbdi_direct_want (const struct nbdi_engine *e)
+{
+  uint64_t lead = nbdi_replies_lead (e);
+
+  return lead >= NBDI_DIRECT_MIN ? lead : 0;
+}
+
+/* How much to receive into rx at once: a lot, so that many small
+ * replies come in one system call; but while big reads are in flight,
+ * just enough for a reply header, so that their payloads are not copied
+ * twice (the rest then goes straight to the caller's buffer).  Only a
+ * non-data chunk must come whole. */
+static inline size_t
+nbdi_rx_read_size (const struct nbdi_engine *e)
+{
+  size_t room = e->rx.cap - e->rx.end;
+
+  if (e->big_reads && e->reply_stage != NBDI_RS_WHOLE && room > 4096)
+    return 4096;
+  return room;
+}
+
+int nbdi_replies_consume (struct nbdi_engine *e);
+/* No reply is half parsed and rx holds nothing unparsed. */
+static inline bool
+nbdi_replies_at_boundary (const struct nbdi_engine *e)
+{
+  return e->reply_stage == NBDI_RS_HEADER && e->rx.start == e->rx.end;
+}
 /* got bytes of the payload being read landed at e->direct: finish the
  * reply when all of it did. */
 void nbdi_payload_landed (struct nbdi_engine *e, uint64_t got);

@@ -307,7 +307,7 @@ int
 nbdi_engine_option_start (struct nbdi_engine *e, const struct nbdi_option_request *req)
 {
   if (option_start (e, req) == -1)
-    return e->phase == NBDI_PH_DEAD ? -nbdi_engine_dead_errno (e) : -ENOMEM;
+    return e->pub.phase == NBDI_PH_DEAD ? -nbdi_engine_dead_errno (e) : -ENOMEM;
   return 0;
 }
 
@@ -373,8 +373,8 @@ nbdi_option_finish (struct nbdi_engine *e, int err)
   e->opt_msg = opt.server_msg;
   opt.server_msg = NULL;
   /* Back to the program unless the option ended negotiation. */
-  if (!nbdi_transmitting (e) && e->phase != NBDI_PH_CLOSED
-      && e->phase != NBDI_PH_ABORT_WAIT && e->phase != NBDI_PH_DEAD)
+  if (!nbdi_transmitting (e) && e->pub.phase != NBDI_PH_CLOSED
+      && e->pub.phase != NBDI_PH_ABORT_WAIT && e->pub.phase != NBDI_PH_DEAD)
     pause_for_user (e);
   if (opt.completion.callback)
     opt.completion.callback (opt.completion.user_data, &error);

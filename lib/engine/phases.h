@@ -42,10 +42,37 @@ enum nbdi_phase {
 #undef X
 };
 
-/* Column lookups. */
-enum nbdi_state nbdi_phase_state (enum nbdi_phase phase);
-enum nbdi_phase_io nbdi_phase_io (enum nbdi_phase phase);
-const char *nbdi_phase_name (enum nbdi_phase phase);
-const char *nbdi_phase_purpose (enum nbdi_phase phase);
+/* One row of the table (engine/phases.c builds it from the list). */
+struct nbdi_phase_row {
+  enum nbdi_state state;
+  enum nbdi_phase_io io;
+  const char *name, *purpose;
+};
+extern const struct nbdi_phase_row nbdi_phase_table[];
+
+/* Column lookups: inline, as transitions happen for every command. */
+static inline enum nbdi_state
+nbdi_phase_state (enum nbdi_phase phase)
+{
+  return nbdi_phase_table[phase].state;
+}
+
+static inline enum nbdi_phase_io
+nbdi_phase_io (enum nbdi_phase phase)
+{
+  return nbdi_phase_table[phase].io;
+}
+
+static inline const char *
+nbdi_phase_name (enum nbdi_phase phase)
+{
+  return nbdi_phase_table[phase].name;
+}
+
+static inline const char *
+nbdi_phase_purpose (enum nbdi_phase phase)
+{
+  return nbdi_phase_table[phase].purpose;
+}
 
 #endif
