@@ -189,7 +189,7 @@ def arg_checks(c, const):
             mask = allowed_mask(const, a)
             cond = "(%s & ~UINT32_C (0x%x)) != 0" % (a.name, mask)
             if a.cmd:
-                cond = "((h->cfg.strict & LIBNBD_STRICT_FLAGS) || %s > 0xffff) && %s" % (
+                cond = "((h->cfg.proto.strict & LIBNBD_STRICT_FLAGS) || %s > 0xffff) && %s" % (
                     a.name, cond)
             out.append(
                 "  if (%s) {\n"
@@ -262,7 +262,7 @@ def gen_entry(c, const, by_name):
         w("    nbdi_set_error (EDEADLK, \"cannot be called from a callback "
           "running on the same handle\");\n    goto fail_early;\n  }")
     fmt, exprs = trace_args(c)
-    w("  if (h->cfg.debug)\n    nbdi_debug (h, \"%s\", \"enter:%s%s\"%s);" % (
+    w("  if (h->cfg.proto.debug)\n    nbdi_debug (h, \"%s\", \"enter:%s%s\"%s);" % (
         fn, " " if fmt else "", fmt, "".join(", " + e for e in exprs)))
     mask = state_mask(c)
     if mask:
@@ -285,20 +285,25 @@ def gen_entry(c, const, by_name):
             # A read buffer is never left uninitialized, even when the
             # call fails before it starts (nbd_set_pread_initialize).
             if isinstance(a, BufOut):
-                w("  if (%s && h->cfg.pread_initialize)\n    memset (%s, 0, %s);" % (
+                w("  if (%s && h->cfg.proto.pread_initialize)\n    memset (%s, 0, %s);" % (
                     a.name, a.name, c.args[i + 1].name))
         w("  ret = %s;" % (c.ret.err or "0"))
     w("done:" if needs_fail else "")
     rfmt, rexprs = c.ret.trace()
     if c.may_fail:
-        w("  if (h->cfg.debug) {\n"
+        # A failed call always explains itself; checked on the failure
+        # path of debug builds only, so success costs nothing.
+        w("#ifndef NDEBUG\n  if (ret == %s)\n    assert (nbdi_error_set_by (\"%s\"));\n#endif" % (
+            c.ret.err, fn))
+    if c.may_fail:
+        w("  if (h->cfg.proto.debug) {\n"
           "    if (ret == %s)\n"
           "      nbdi_debug (h, \"%s\", \"leave: error=\\\"%%s\\\"\", nbd_get_error ());\n"
           "    else\n"
           "      nbdi_debug (h, \"%s\", \"leave: ret=%s\"%s);\n  }" % (
               c.ret.err, fn, fn, rfmt, "".join(", " + e for e in rexprs)))
     else:
-        w("  if (h->cfg.debug)\n    nbdi_debug (h, \"%s\", \"leave: ret=%s\"%s);" % (
+        w("  if (h->cfg.proto.debug)\n    nbdi_debug (h, \"%s\", \"leave: ret=%s\"%s);" % (
             fn, rfmt, "".join(", " + e for e in rexprs)))
     if c.locked:
         w("  nbdi_unlock (h, &frame);")
@@ -313,7 +318,7 @@ def gen_entry_points(calls, const):
          " * Each entry point does the shared boilerplate in one fixed order:\n"
          " * error context, lock, trace, state check, argument checks, the\n"
          " * implementation, trace of the result, unlock. */\n",
-         "#include \"api/internal.h\"\n"]
+         "#include <assert.h>\n\n#include \"api/internal.h\"\n"]
     by_name = {c.name: c for c in calls}
     for c in calls:
         o.append(gen_entry(c, const, by_name))

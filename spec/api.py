@@ -15,6 +15,10 @@ AFTER_NEGOTIATION = ["negotiating", "connected", "closed"]
 
 CALLS = []
 
+# Settings the protocol engine reads live in its configuration, which the
+# handle's settings embed (lib/engine/config.h).
+ENGINE = "proto."
+
 
 def call(*args, **kwargs):
     CALLS.append(Call(*args, **kwargs))
@@ -24,20 +28,20 @@ def bool_setting(field, since, what, states=CREATED, set_doc="", get_doc="",
                  get_may_fail=False):
     """A boolean handle setting: one set_ and one get_ call."""
     call("set_" + field, [Bool("request")], RErr(), since, states=states,
-         field=field, doc="Set whether to %s. %s" % (what, set_doc))
+         field=ENGINE + field, doc="Set whether to %s. %s" % (what, set_doc))
     call("get_" + field, [], RBool() if get_may_fail else RBoolNoErr(), since,
-         field=field, doc="Return whether the handle will %s. %s" % (what, get_doc))
+         field=ENGINE + field, doc="Return whether the handle will %s. %s" % (what, get_doc))
 
 
 # ---- debugging -------------------------------------------------------------
 
-call("set_debug", [Bool("debug")], RErr(), "1.0", field="debug", doc="""
+call("set_debug", [Bool("debug")], RErr(), "1.0", field=ENGINE + "debug", doc="""
 Turn debug messages on or off for this handle.  Debug messages go to the
 debug callback if one is set, otherwise to stderr.  The default is off,
 unless the environment variable LIBNBD_DEBUG is exactly "1" when the handle
 is created.""")
 
-call("get_debug", [], RBoolNoErr(), "1.0", field="debug", doc="""
+call("get_debug", [], RBoolNoErr(), "1.0", field=ENGINE + "debug", doc="""
 Return whether debug messages are on for this handle.""")
 
 call("set_debug_callback", [Closure("debug_callback", "debug")], RErr(), "1.0",
@@ -86,7 +90,7 @@ a new name forgets what was learned about the previous export (size,
 flags, block sizes, names, negotiated meta contexts) until the next
 nbd_opt_info or nbd_opt_go.""")
 
-call("get_export_name", [], RString(), "1.0", field="export_name", doc="""
+call("get_export_name", [], RString(), "1.0", field=ENGINE + "export_name", doc="""
 Return a copy of the export name that will be (or was) requested; the
 caller must free it.""")
 
@@ -116,41 +120,41 @@ bool_setting("full_info", "1.4",
              states=CREATED_NEGOTIATING, get_may_fail=True)
 
 call("set_handshake_flags", [Flags("flags", "HANDSHAKE_FLAG")], RErr(), "1.2",
-     states=CREATED, field="handshake_flags", doc="""
+     states=CREATED, field=ENGINE + "handshake_flags", doc="""
 Limit the handshake flags the client will agree to (any of
 LIBNBD_HANDSHAKE_FLAG_FIXED_NEWSTYLE and LIBNBD_HANDSHAKE_FLAG_NO_ZEROES).
 The default is all of them; clearing bits is meant for testing servers
 against older clients.  Unknown bits are refused with EINVAL.  After
 connecting, nbd_get_handshake_flags reports what was actually agreed.""")
 
-call("get_handshake_flags", [], RUInt32NoErr(), "1.2", field="handshake_flags",
+call("get_handshake_flags", [], RUInt32NoErr(), "1.2",
      doc="""
 Return the handshake flags: before connecting, those the client is willing
 to use; after the server's greeting, those both sides agreed on.""")
 
 call("set_strict_mode", [Flags("flags", "STRICT")], RErr(), "1.6",
-     field="strict", doc="""
+     field=ENGINE + "strict", doc="""
 Choose which requests fastnbd refuses on the client side before they reach
 the server (LIBNBD_STRICT_COMMANDS, _FLAGS, _BOUNDS, _ZERO_SIZE, _ALIGN,
 _PAYLOAD, _AUTO_FLAG).  All are on by default; turning bits off lets tests
 send questionable requests to a server.  Unknown bits are refused with
 EINVAL.""")
 
-call("get_strict_mode", [], RUInt32NoErr(), "1.6", field="strict", doc="""
+call("get_strict_mode", [], RUInt32NoErr(), "1.6", field=ENGINE + "strict", doc="""
 Return the current strictness flags.""")
 
 call("set_opt_mode", [Bool("enable")], RErr(), "1.4", states=CREATED,
-     field="opt_mode", doc="""
+     field=ENGINE + "opt_mode", doc="""
 When enabled, connecting stops in the negotiating state after the server's
 greeting, so the program can list exports and meta contexts with the
 nbd_opt_* calls before choosing an export with nbd_opt_go.  Off by
 default.""")
 
-call("get_opt_mode", [], RBoolNoErr(), "1.4", field="opt_mode", doc="""
+call("get_opt_mode", [], RBoolNoErr(), "1.4", field=ENGINE + "opt_mode", doc="""
 Return whether option mode is enabled.""")
 
 call("set_pread_initialize", [Bool("request")], RErr(), "1.12",
-     field="pread_initialize", doc="""
+     field=ENGINE + "pread_initialize", doc="""
 Set whether read calls guarantee that the caller's buffer never keeps its
 old contents, even when the read fails (default true).  fastnbd keeps the
 guarantee cheaply: it clears only the parts of the buffer the server did
@@ -158,7 +162,7 @@ not fill.  Turn it off only if the program never looks at the buffer of a
 failed read.""")
 
 call("get_pread_initialize", [], RBoolNoErr(), "1.12",
-     field="pread_initialize", doc="""
+     field=ENGINE + "pread_initialize", doc="""
 Return whether read buffers are guaranteed to be initialized.""")
 
 call("set_socket_activation_name", [String("socket_name")], RErr(), "1.16",
@@ -198,12 +202,12 @@ Empty the meta context request list.""")
 # ---- TLS settings ------------------------------------------------------------
 
 call("set_tls", [Enum("tls", "TLS")], RErr(), "1.0", states=CREATED,
-     field="tls", doc="""
+     field=ENGINE + "tls", doc="""
 Choose whether to use TLS: LIBNBD_TLS_DISABLE (the default),
 LIBNBD_TLS_ALLOW (use it if the server offers it) or LIBNBD_TLS_REQUIRE
 (fail unless it is negotiated).  Other values are refused with EINVAL.""")
 
-call("get_tls", [], REnumNoErr(), "1.0", field="tls", doc="""
+call("get_tls", [], REnumNoErr(), "1.0", field=ENGINE + "tls", doc="""
 Return the TLS setting chosen with nbd_set_tls.""")
 
 call("set_tls_certificates", [Path("dir")], RErr(), "1.0", states=CREATED,

@@ -16,7 +16,7 @@ nbdi_aio_get_fd (struct nbd_handle *h)
 unsigned
 nbdi_aio_get_direction (struct nbd_handle *h)
 {
-  return nbdi_engine_direction (h);
+  return nbdi_io_direction (h);
 }
 
 /* As in libnbd, an event is accepted only when the handle waits for it
@@ -25,7 +25,7 @@ nbdi_aio_get_direction (struct nbd_handle *h)
 static int
 expects (struct nbd_handle *h, unsigned direction, const char *event)
 {
-  if ((nbdi_engine_direction (h) & direction) == 0) {
+  if ((nbdi_io_direction (h) & direction) == 0) {
     nbdi_set_error (EINVAL, "the handle does not wait for the connection to "
                     "be %s in state %s", event,
                     nbdi_state_name (nbdi_get_state (h)));

@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "api/io.h"
 #include "engine/engine.h"
+#include "wire/wire.h"
 
 /* The largest read or write the library sends, as libnbd. */
 #define NBDI_MAX_REQUEST (64 * 1024 * 1024)
@@ -32,11 +33,12 @@ refuse (int err, const char *what)
 static int
 check (struct nbd_handle *h, const struct request *r)
 {
-  const struct nbdi_conn *c = &h->conn;
-  uint32_t strict = h->cfg.strict;
-  uint16_t ef = c->info.eflags;
+  const struct nbdi_engine *e = h->engine;
+  const struct nbdi_export_info *info = nbdi_engine_export (e);
+  uint32_t strict = h->cfg.proto.strict;
+  uint16_t ef = info->eflags;
 
-  if (c->disc_queued)
+  if (nbdi_engine_disconnect_requested (e))
     return refuse (EINVAL, "cannot issue commands after a disconnect");
   if (strict & LIBNBD_STRICT_COMMANDS) {
     if (r->type == NBD_CMD_FLUSH && !(ef & NBD_FLAG_SEND_FLUSH))
@@ -58,7 +60,7 @@ check (struct nbd_handle *h, const struct request *r)
       return refuse (EINVAL, "server does not support the DF flag");
     if ((r->flags & LIBNBD_CMD_FLAG_FAST_ZERO) && !(ef & NBD_FLAG_SEND_FAST_ZERO))
       return refuse (EINVAL, "server does not support the FAST_ZERO flag");
-    if (r->type == NBD_CMD_BLOCK_STATUS && c->nr_metas == 0)
+    if (r->type == NBD_CMD_BLOCK_STATUS && nbdi_engine_nr_metas (e) == 0)
       return refuse (ENOTSUP, "no meta context was negotiated: "
                      "did you call nbd_add_meta_context?");
   }
@@ -66,26 +68,26 @@ check (struct nbd_handle *h, const struct request *r)
       && r->type != NBD_CMD_FLUSH)
     return refuse (EINVAL, "count cannot be 0");
   if ((strict & LIBNBD_STRICT_BOUNDS) && r->type != NBD_CMD_FLUSH
-      && (r->offset > c->info.size || r->count > c->info.size - r->offset)) {
+      && (r->offset > info->size || r->count > info->size - r->offset)) {
     /* Writing past the end means "no space", as a server would say. */
     bool writes = r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM
       || r->type == NBD_CMD_WRITE_ZEROES;
     return refuse (writes ? ENOSPC : EINVAL, "request out of bounds");
   }
-  if ((strict & LIBNBD_STRICT_ALIGN) && c->info.block_min > 1
+  if ((strict & LIBNBD_STRICT_ALIGN) && info->block_min > 1
       && r->type != NBD_CMD_FLUSH
-      && (r->offset % c->info.block_min || r->count % c->info.block_min))
+      && (r->offset % info->block_min || r->count % info->block_min))
     return refuse (EINVAL, "request is not aligned to the server's minimum block size");
   /* LIBNBD_STRICT_PAYLOAD limits what the client sends (write data) to
    * the payload size; reads, and writes without it, may go up to the
    * library's own limit and the server decides. */
   if (r->type == NBD_CMD_WRITE && (strict & LIBNBD_STRICT_PAYLOAD)
-      && r->count > (uint64_t) nbdi_get_block_size (h, LIBNBD_SIZE_PAYLOAD))
+      && r->count > nbdi_payload_size (info))
     return refuse (ERANGE, "request too large: larger than the payload size");
   if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE)
       && r->count > NBDI_MAX_REQUEST)
     return refuse (ERANGE, "request too large: larger than 64 MiB");
-  if (!c->extended && r->count > UINT32_MAX)
+  if (!nbdi_engine_extended (e) && r->count > UINT32_MAX)
     return refuse (ERANGE, "request too large without extended headers");
   return 0;
 }
@@ -95,33 +97,20 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
        nbd_chunk_callback chunk, nbd_extent_callback extent,
        nbd_extent64_callback extent64)
 {
-  struct nbdi_cmd *cmd = NULL;
-  uint8_t *payload = r->payload;  /* ours until a command holds it */
+  struct nbdi_command cmd = {
+    .type = r->type, .flags = r->flags, .offset = r->offset, .count = r->count,
+    .rbuf = r->rbuf, .wbuf = r->wbuf,
+    .payload = r->payload, .payload_len = r->payload_len,
+    .completion = completion, .chunk = chunk, .extent = extent, .extent64 = extent64,
+  };
+  uint8_t *payload = r->payload;  /* ours until the engine holds it */
   int64_t cookie;
 
-  if (check (h, r) == -1 || (cmd = nbdi_cmd_new (h)) == NULL)
+  if (check (h, r) == -1)
     goto fail;
-  cmd->type = r->type;
-  cmd->flags = r->flags;
-  cmd->offset = r->offset;
-  cmd->count = r->count;
-  cmd->rbuf = r->rbuf;
-  cmd->wbuf = r->wbuf;
-  cmd->init_buf = r->rbuf && h->cfg.pread_initialize;
-  cmd->completion = completion;
-  cmd->chunk = chunk;
-  cmd->extent = extent;
-  cmd->extent64 = extent64;
-  cmd->payload = payload;
-  cmd->payload_len = r->payload_len;
-  payload = NULL;
-  cookie = nbdi_cmd_submit (h, cmd);
-  if (cookie == -1) {
-    cmd->completion.free = NULL;
-    cmd->chunk.free = NULL;
-    cmd->extent.free = NULL;
-    cmd->extent64.free = NULL;
-    nbdi_cmd_retire (h, cmd);
+  cookie = nbdi_engine_submit (h->engine, &cmd);
+  if (cookie < 0) {
+    nbdi_set_error ((int) -cookie, "%s", strerror ((int) -cookie));
     goto fail;
   }
   /* A lone command leaves at once: no reply is coming that would send
@@ -129,14 +118,14 @@ issue (struct nbd_handle *h, const struct request *r, nbd_completion_callback co
    * once too).  With others in flight it joins the queue, which the next
    * poll or reply batch sends with one system call; so does one issued
    * by a completion callback, which the receive sends when it ends. */
-  if (h->conn.in_flight == 1 && !h->conn.in_receive)
+  if (nbdi_engine_in_flight (h->engine) == 1 && !h->io.in_receive)
     (void) nbdi_io_send (h);    /* a failure completes the command with
                                  * the error; its cookie stays valid */
   return cookie;
 
  fail:
   free (payload);
-  if (r->rbuf && h->cfg.pread_initialize)
+  if (r->rbuf && h->cfg.proto.pread_initialize)
     memset (r->rbuf, 0, r->count);
   if (chunk.free) chunk.free (chunk.user_data);
   if (extent.free) extent.free (extent.user_data);
@@ -214,7 +203,7 @@ nbdi_aio_zero (struct nbd_handle *h, uint64_t count, uint64_t offset,
 static uint64_t
 status_count (struct nbd_handle *h, uint64_t count)
 {
-  if (!h->conn.extended && count > UINT32_MAX)
+  if (!nbdi_engine_extended (h->engine) && count > UINT32_MAX)
     return UINT32_MAX & ~(uint64_t) 511;
   return count;
 }
@@ -246,7 +235,7 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
                               char **contexts, nbd_extent64_callback extent,
                               nbd_completion_callback cb, uint32_t flags)
 {
-  struct nbdi_conn *c = &h->conn;
+  const struct nbdi_engine *e = h->engine;
   struct request r = { .type = NBD_CMD_BLOCK_STATUS,
                        .flags = flags & ~LIBNBD_CMD_FLAG_PAYLOAD_LEN,
                        .offset = offset, .count = count };
@@ -255,8 +244,9 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
 
   while (contexts[n])
     n++;
-  if (!c->extended || ((h->cfg.strict & LIBNBD_STRICT_COMMANDS)
-                       && !(c->info.eflags & NBD_FLAG_BLOCK_STAT_PAYLOAD))) {
+  if (!nbdi_engine_extended (e)
+      || ((h->cfg.proto.strict & LIBNBD_STRICT_COMMANDS)
+          && !(nbdi_engine_export (e)->eflags & NBD_FLAG_BLOCK_STAT_PAYLOAD))) {
     nbdi_set_error (ENOTSUP, "the server does not support block status filtering");
     goto fail;
   }
@@ -271,16 +261,17 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
   }
   wire_put64 (payload, count);
   for (size_t i = 0; i < n; i++) {
-    size_t j;
-    for (j = 0; j < c->nr_metas; j++)
-      if (strcmp (c->metas[j].name, contexts[i]) == 0)
+    size_t j, nr = nbdi_engine_nr_metas (e);
+    uint32_t id = 0;
+    for (j = 0; j < nr; j++)
+      if (strcmp (nbdi_engine_meta_name (e, j, &id), contexts[i]) == 0)
         break;
-    if (j == c->nr_metas) {
+    if (j == nr) {
       nbdi_set_error (EINVAL, "meta context \"%s\" was not negotiated", contexts[i]);
       free (payload);
       goto fail;
     }
-    wire_put32 (payload + 8 + 4 * i, c->metas[j].id);
+    wire_put32 (payload + 8 + 4 * i, id);
   }
   r.payload = payload;
   r.payload_len = 8 + 4 * n;
@@ -298,8 +289,7 @@ nbdi_aio_block_status_filter (struct nbd_handle *h, uint64_t count, uint64_t off
 int
 nbdi_aio_command_completed (struct nbd_handle *h, uint64_t cookie)
 {
-  struct nbdi_conn *c = &h->conn;
-  struct nbdi_cmd *prev = NULL, *cmd = nbdi_cmd_find_done (h, cookie, &prev);
+  struct nbdi_completed done;
   int error;
 
   /* No command has cookie 0.  Any other cookie that is not complete
@@ -309,34 +299,28 @@ nbdi_aio_command_completed (struct nbd_handle *h, uint64_t cookie)
     nbdi_set_error (EINVAL, "invalid aio cookie 0");
     return -1;
   }
-  if (cmd == NULL)
+  if (nbdi_engine_take_completed (h->engine, cookie, &done) == 0)
     return 0;
-  if (prev)
-    prev->next = cmd->next;
-  else
-    c->done_head = cmd->next;
-  if (c->done_tail == cmd)
-    c->done_tail = prev;
-  error = cmd->error;
+  error = done.error;
   if (error) {
-    if (cmd->error_msg)
-      nbdi_set_error (error, "%s: %s", wire_command_name (cmd->type), cmd->error_msg);
+    if (done.server_msg)
+      nbdi_set_error (error, "%s: %s", wire_command_name (done.type), done.server_msg);
     else
-      nbdi_set_error (error, "%s failed: %s", wire_command_name (cmd->type),
+      nbdi_set_error (error, "%s failed: %s", wire_command_name (done.type),
                       strerror (error));
   }
-  nbdi_cmd_retire (h, cmd);
+  free (done.server_msg);
   return error ? -1 : 1;
 }
 
 int64_t
 nbdi_aio_peek_command_completed (struct nbd_handle *h)
 {
-  struct nbdi_conn *c = &h->conn;
+  uint64_t cookie = nbdi_engine_peek_completed (h->engine);
 
-  if (c->done_head)
-    return c->done_head->cookie;
-  if (c->in_flight)
+  if (cookie)
+    return cookie;
+  if (nbdi_engine_in_flight (h->engine))
     return 0;
   nbdi_set_error (EINVAL, "no commands are in flight");
   return -1;
@@ -348,8 +332,8 @@ nbdi_aio_in_flight (struct nbd_handle *h)
   /* Called without the handle lock (a program polls it once per command
    * it issues): one atomic load each, as the engine stores them.  As in
    * libnbd, a requested disconnect counts until the handle closes. */
-  size_t n = __atomic_load_n (&h->conn.in_flight, __ATOMIC_RELAXED);
-  bool disc = __atomic_load_n (&h->conn.disc_queued, __ATOMIC_RELAXED)
+  size_t n = nbdi_engine_in_flight (h->engine);
+  bool disc = nbdi_engine_disconnect_requested (h->engine)
               && nbdi_state_permits (h, NBDI_GROUP_CONNECTED);
   return (int) n + disc;
 }
@@ -359,7 +343,7 @@ nbdi_aio_in_flight (struct nbd_handle *h)
 static bool
 cookie_done (struct nbd_handle *h, void *arg)
 {
-  return nbdi_cmd_find_done (h, *(uint64_t *) arg, NULL) != NULL;
+  return nbdi_engine_is_completed (h->engine, *(uint64_t *) arg);
 }
 
 int

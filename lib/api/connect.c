@@ -14,24 +14,19 @@
 static int
 dialed_by (struct nbd_handle *h, int r, bool by_address)
 {
-  struct nbdi_dialer *d = &h->dialer;
+  struct nbdi_dialer *d = &h->io.dialer;
 
   if (r == -1) {
     /* As in libnbd, a failed connect is final: the handle is dead. */
     nbdi_set_error (d->err, "%s: %s", d->what, strerror (d->err));
+    nbdi_engine_die (h->engine, d->err, "%s: %s", d->what, strerror (d->err));
     nbdi_dialer_cleanup (d);
-    nbdi_set_state (h, NBDI_STATE_DEAD);
     return -1;
   }
   if (d->pid > 0)
     h->pid = d->pid;
-  if (nbdi_engine_init (h) == -1) {
-    nbdi_dialer_cleanup (d);
-    return -1;
-  }
   if (d->in_progress || by_address) {
-    h->conn.phase = PH_DIAL;
-    nbdi_set_state (h, NBDI_STATE_CONNECTING);
+    nbdi_engine_dial (h->engine);
     return 0;
   }
   if (nbdi_io_attach (h) == -1) {
@@ -56,47 +51,47 @@ dialed_address (struct nbd_handle *h, int r)
 int
 nbdi_aio_connect_unix (struct nbd_handle *h, const char *path)
 {
-  h->peer.kind = PEER_UNIX;
+  h->peer.kind = NBDI_PEER_UNIX;
   if (nbdi_replace_string (&h->peer.path, path) == -1)
     return -1;
-  nbdi_dialer_init (&h->dialer);
-  return dialed_address (h, nbdi_dial_unix (&h->dialer, path));
+  nbdi_dialer_init (&h->io.dialer);
+  return dialed_address (h, nbdi_dial_unix (&h->io.dialer, path));
 }
 
 int
 nbdi_aio_connect_tcp (struct nbd_handle *h, const char *host, const char *port)
 {
-  nbdi_dialer_init (&h->dialer);
+  nbdi_dialer_init (&h->io.dialer);
   if (h->cfg.tls_hostname == NULL && nbdi_replace_string (&h->cfg.tls_hostname, host) == -1)
     return -1;
-  h->peer.kind = PEER_TCP;
+  h->peer.kind = NBDI_PEER_TCP;
   if (nbdi_replace_string (&h->peer.host, host) == -1
       || nbdi_replace_string (&h->peer.port, port) == -1)
     return -1;
-  return dialed_address (h, nbdi_dial_tcp (&h->dialer, host, port));
+  return dialed_address (h, nbdi_dial_tcp (&h->io.dialer, host, port));
 }
 
 int
 nbdi_aio_connect (struct nbd_handle *h, const struct sockaddr *addr, socklen_t len)
 {
-  nbdi_dialer_init (&h->dialer);
-  return dialed_address (h, nbdi_dial_sockaddr (&h->dialer, addr, len));
+  nbdi_dialer_init (&h->io.dialer);
+  return dialed_address (h, nbdi_dial_sockaddr (&h->io.dialer, addr, len));
 }
 
 int
 nbdi_aio_connect_vsock (struct nbd_handle *h, uint32_t cid, uint32_t port)
 {
-  h->peer = (struct nbdi_peer) { .kind = PEER_VSOCK, .cid = cid, .vport = port };
-  nbdi_dialer_init (&h->dialer);
-  return dialed_address (h, nbdi_dial_vsock (&h->dialer, cid, port));
+  h->peer = (struct nbdi_peer) { .kind = NBDI_PEER_VSOCK, .cid = cid, .vport = port };
+  nbdi_dialer_init (&h->io.dialer);
+  return dialed_address (h, nbdi_dial_vsock (&h->io.dialer, cid, port));
 }
 
 int
 nbdi_aio_connect_socket (struct nbd_handle *h, int sock)
 {
-  h->peer.kind = PEER_SOCKET;
-  nbdi_dialer_init (&h->dialer);
-  return dialed (h, nbdi_dial_socket (&h->dialer, sock));
+  h->peer.kind = NBDI_PEER_SOCKET;
+  nbdi_dialer_init (&h->io.dialer);
+  return dialed (h, nbdi_dial_socket (&h->io.dialer, sock));
 }
 
 static int
@@ -114,8 +109,8 @@ nbdi_aio_connect_command (struct nbd_handle *h, char **argv)
 {
   if (check_argv (argv) == -1)
     return -1;
-  nbdi_dialer_init (&h->dialer);
-  return dialed (h, nbdi_dial_command (&h->dialer, argv));
+  nbdi_dialer_init (&h->io.dialer);
+  return dialed (h, nbdi_dial_command (&h->io.dialer, argv));
 }
 
 int
@@ -123,11 +118,11 @@ nbdi_aio_connect_systemd_socket_activation (struct nbd_handle *h, char **argv)
 {
   if (check_argv (argv) == -1)
     return -1;
-  nbdi_dialer_init (&h->dialer);
+  nbdi_dialer_init (&h->io.dialer);
   /* A socket-activated server outlives our connection (it could accept
    * another), so nbd_close stops it rather than waiting. */
   h->pid_listens = true;
-  return dialed (h, nbdi_dial_socket_activation (&h->dialer, argv,
+  return dialed (h, nbdi_dial_socket_activation (&h->io.dialer, argv,
                                                  h->cfg.socket_activation_name));
 }
 

@@ -1,5 +1,5 @@
 /* Debug messages: to the handle's debug callback, else to stderr.
- * Callers test h->cfg.debug first so that tracing costs nothing when off. */
+ * Callers test h->cfg.proto.debug first so that tracing costs nothing when off. */
 #ifndef NBDI_API_DEBUG_H
 #define NBDI_API_DEBUG_H
 

@@ -10,6 +10,7 @@
 
 struct last_error {
   const char *context;          /* public call running on this thread */
+  const char *owner;            /* the call the stored error belongs to */
   char *msg;                    /* malloc'd, or NULL */
   int errnum;
 };
@@ -57,6 +58,7 @@ store (int errnum, const char *fmt, va_list ap, bool with_strerror)
   free (last.msg);
   last.msg = msg;
   last.errnum = saved;
+  last.owner = last.context;
   pthread_once (&cleanup_once, make_key);
   pthread_setspecific (cleanup_key, msg);
 }
@@ -77,6 +79,12 @@ nbdi_set_error_errno (int errnum, const char *fmt, ...)
   va_start (ap, fmt);
   store (errnum, fmt, ap, true);
   va_end (ap);
+}
+
+bool
+nbdi_error_set_by (const char *function)
+{
+  return last.errnum != 0 && last.owner && strcmp (last.owner, function) == 0;
 }
 
 const char *

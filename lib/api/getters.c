@@ -5,17 +5,20 @@
 
 #include "api/internal.h"
 #include "engine/engine.h"
+#include "wire/wire.h"
 
 /* Export facts exist after NBD_OPT_INFO / GO (or oldstyle / EXPORT_NAME). */
 static const struct nbdi_export_info *
 export_info (struct nbd_handle *h)
 {
-  if (!h->conn.info.known) {
+  const struct nbdi_export_info *info = nbdi_engine_export (h->engine);
+
+  if (!info->known) {
     nbdi_set_error (EINVAL, "no export information yet: use nbd_opt_info "
                     "or nbd_opt_go first");
     return NULL;
   }
-  return &h->conn.info;
+  return info;
 }
 
 static int
@@ -55,19 +58,19 @@ int nbdi_can_block_status_payload (struct nbd_handle *h)
 int
 nbdi_can_meta_context (struct nbd_handle *h, const char *name)
 {
-  const struct nbdi_conn *c = &h->conn;
+  const struct nbdi_engine *e = h->engine;
 
   /* With nothing requested the answer is always no; with requests it
    * needs a meta context negotiation for the current export that went
    * through (nbd_opt_set_meta_context, or the one nbd_opt_info,
    * nbd_opt_go and connecting make), export information or not. */
-  if (h->cfg.meta_requests.len > 0 && !c->meta_valid) {
+  if (h->cfg.proto.meta_requests.len > 0 && !nbdi_engine_meta_valid (e)) {
     nbdi_set_error (EINVAL, "need a successful server meta context request "
                     "first (nbd_opt_set_meta_context, nbd_opt_info or nbd_opt_go)");
     return -1;
   }
-  for (size_t i = 0; i < c->nr_metas; i++)
-    if (strcmp (c->metas[i].name, name) == 0)
+  for (size_t i = 0; i < nbdi_engine_nr_metas (e); i++)
+    if (strcmp (nbdi_engine_meta_name (e, i, NULL), name) == 0)
       return 1;
   return 0;
 }
@@ -84,42 +87,46 @@ nbdi_get_block_size (struct nbd_handle *h, int type)
   case LIBNBD_SIZE_PREFERRED: return i->block_pref;
   case LIBNBD_SIZE_MAXIMUM: return i->block_max;
   default:                    /* LIBNBD_SIZE_PAYLOAD */
-    /* The server's maximum brought into 1 MiB .. 64 MiB, as libnbd
-     * documents; without one, the protocol's safe default of 32 MiB. */
-    if (i->block_max == 0)
-      return 32 * 1024 * 1024;
-    if (i->block_max < 1024 * 1024)
-      return 1024 * 1024;
-    if (i->block_max > 64 * 1024 * 1024)
-      return 64 * 1024 * 1024;
-    return i->block_max;
+    return nbdi_payload_size (i);
   }
+}
+
+uint32_t
+nbdi_payload_size (const struct nbdi_export_info *i)
+{
+  /* The server's maximum brought into 1 MiB .. 64 MiB, as libnbd
+   * documents; without one, the protocol's safe default of 32 MiB. */
+  if (i->block_max == 0)
+    return 32 * 1024 * 1024;
+  if (i->block_max < 1024 * 1024)
+    return 1024 * 1024;
+  if (i->block_max > 64 * 1024 * 1024)
+    return 64 * 1024 * 1024;
+  return i->block_max;
 }
 
 const char *
 nbdi_get_protocol (struct nbd_handle *h)
 {
-  if (h->conn.oldstyle)
-    return "oldstyle";
-  return (h->conn.client_flags & NBD_FLAG_FIXED_NEWSTYLE) ? "newstyle-fixed" : "newstyle";
+  return nbdi_engine_protocol (h->engine);
 }
 
 int
 nbdi_get_structured_replies_negotiated (struct nbd_handle *h)
 {
-  return h->conn.structured;
+  return nbdi_engine_structured (h->engine);
 }
 
 int
 nbdi_get_extended_headers_negotiated (struct nbd_handle *h)
 {
-  return h->conn.extended;
+  return nbdi_engine_extended (h->engine);
 }
 
 int
 nbdi_get_tls_negotiated (struct nbd_handle *h)
 {
-  return h->conn.tls;
+  return nbdi_engine_tls_negotiated (h->engine);
 }
 
 char *
@@ -129,7 +136,7 @@ nbdi_get_canonical_export_name (struct nbd_handle *h)
 
   if (i == NULL)
     return NULL;
-  return nbdi_strdup (i->canonical_name ? i->canonical_name : h->cfg.export_name);
+  return nbdi_strdup (i->canonical_name ? i->canonical_name : h->cfg.proto.export_name);
 }
 
 char *
@@ -177,7 +184,22 @@ nbdi_get_subprocess_pid (struct nbd_handle *h)
   return h->pid;
 }
 
-uint64_t nbdi_stats_bytes_sent (struct nbd_handle *h) { return h->conn.bytes_sent; }
-uint64_t nbdi_stats_bytes_received (struct nbd_handle *h) { return h->conn.bytes_received; }
-uint64_t nbdi_stats_chunks_sent (struct nbd_handle *h) { return h->conn.chunks_sent; }
-uint64_t nbdi_stats_chunks_received (struct nbd_handle *h) { return h->conn.chunks_received; }
+uint32_t
+nbdi_get_handshake_flags (struct nbd_handle *h)
+{
+  return nbdi_engine_handshake_flags (h->engine);
+}
+
+static struct nbdi_engine_stats
+stats (struct nbd_handle *h)
+{
+  struct nbdi_engine_stats s;
+
+  nbdi_engine_stats (h->engine, &s);
+  return s;
+}
+
+uint64_t nbdi_stats_bytes_sent (struct nbd_handle *h) { return stats (h).bytes_sent; }
+uint64_t nbdi_stats_bytes_received (struct nbd_handle *h) { return stats (h).bytes_received; }
+uint64_t nbdi_stats_chunks_sent (struct nbd_handle *h) { return stats (h).chunks_sent; }
+uint64_t nbdi_stats_chunks_received (struct nbd_handle *h) { return stats (h).chunks_received; }

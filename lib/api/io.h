@@ -5,7 +5,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "transport/dial.h"
+
 struct nbd_handle;
+struct nbdi_transport;
+
+/* The driver's own state: the connection as the kernel sees it, and the
+ * heuristics that save system calls.  The protocol's state is the
+ * engine's (h->engine). */
+struct nbdi_driver {
+  struct nbdi_dialer dialer;    /* while connecting */
+  struct nbdi_transport *transport;     /* once connected */
+  bool tls_wrapped;             /* the transport is the TLS one */
+  bool tls_want_write;          /* the TLS handshake waits to write */
+  bool recv_hot;                /* the last read found data waiting */
+  bool tx_full;                 /* the last send found the socket full */
+  bool in_receive;              /* replies are being received: commands
+                                 * issued now leave when it ends */
+  bool write_shut;              /* NBD_CMD_DISC sent, write side shut */
+};
 
 int nbdi_io_send (struct nbd_handle *h);
 int nbdi_io_recv (struct nbd_handle *h, bool *drained);
@@ -35,5 +53,12 @@ int nbdi_abort_negotiation (struct nbd_handle *h);
 
 /* Set the public error from the recorded cause of death. */
 void nbdi_set_dead_error (struct nbd_handle *h);
+
+/* Directions the handle waits for (LIBNBD_AIO_DIRECTION_*): the
+ * engine's, or the TLS handshake's while it runs. */
+unsigned nbdi_io_direction (struct nbd_handle *h);
+
+/* Close the transport, if any. */
+void nbdi_io_close (struct nbd_handle *h);
 
 #endif

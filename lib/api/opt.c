@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "api/io.h"
 #include "engine/engine.h"
+#include "wire/wire.h"
 
 static void
 free_closures (nbd_list_callback *l, nbd_context_callback *c,
@@ -24,19 +25,26 @@ start (struct nbd_handle *h, uint32_t code, nbd_list_callback list,
        nbd_context_callback context, nbd_completion_callback completion,
        struct nbdi_strlist *queries)
 {
-  struct nbdi_option opt = {
+  struct nbdi_option_request opt = {
     .code = code, .list = list, .context = context, .completion = completion,
     .queries = queries,
   };
+  int r;
 
   /* Meta context options go to the server even without structured
    * replies: its answer, not a guess of ours, decides. */
-  if (nbdi_option_start (h, &opt) == -1)
+  r = nbdi_engine_option_start (h->engine, &opt);
+  if (r < 0) {
+    if (nbdi_get_state (h) == NBDI_STATE_DEAD)
+      nbdi_set_dead_error (h);
+    else
+      nbdi_set_error (-r, "%s", strerror (-r));
     return -1;
+  }
   /* The option leaves at once, as in libnbd: an event loop may wait for
    * POLLIN only until the answer comes.  One started by a callback
    * during a receive leaves when that receive ends. */
-  if (!h->conn.in_receive)
+  if (!h->io.in_receive)
     (void) nbdi_io_send (h);    /* a failure ends the option with the error */
   return 0;
 }
@@ -53,8 +61,8 @@ copy_queries (char **queries)
   }
   for (size_t i = 0; queries[i]; i++) {
     if (nbdi_strlist_append (list, queries[i]) == -1) {
-      nbdi_strlist_clear (list);
-      free (list->items);
+      nbdi_set_error (ENOMEM, "out of memory");
+      nbdi_strlist_free (list);
       free (list);
       return NULL;
     }
@@ -179,23 +187,24 @@ option_over (struct nbd_handle *h, void *arg)
 int
 nbdi_wait_option_count (struct nbd_handle *h, int r)
 {
-  struct nbdi_conn *c = &h->conn;
+  struct nbdi_option_result res;
 
   if (r == -1)
     return -1;
   if (nbdi_io_wait (h, option_over, NULL) == -1)
     return -1;
-  if (c->opt_result) {
-    if (nbdi_get_state (h) == NBDI_STATE_DEAD && c->dead_msg)
+  nbdi_engine_option_result (h->engine, &res);
+  if (res.err) {
+    if (nbdi_get_state (h) == NBDI_STATE_DEAD)
       nbdi_set_dead_error (h);
-    else if (c->opt_msg)
-      nbdi_set_error (c->opt_result, "%s", c->opt_msg);
+    else if (res.server_msg)
+      nbdi_set_error (res.err, "%s", res.server_msg);
     else
-      nbdi_set_error (c->opt_result, "the server refused the option: %s",
-                      strerror (c->opt_result));
+      nbdi_set_error (res.err, "the server refused the option: %s",
+                      strerror (res.err));
     return -1;
   }
-  return c->opt_count;
+  return res.count;
 }
 
 /* The same for options that report no items. */
@@ -210,6 +219,8 @@ nbdi_wait_option_done (struct nbd_handle *h, int r)
 static int
 feature_result (struct nbd_handle *h, int r)
 {
+  struct nbdi_option_result res;
+
   if (r == -1)
     return -1;
   if (nbdi_io_wait (h, option_over, NULL) == -1)
@@ -218,7 +229,8 @@ feature_result (struct nbd_handle *h, int r)
     nbdi_set_dead_error (h);
     return -1;
   }
-  return h->conn.opt_result == 0;
+  nbdi_engine_option_result (h->engine, &res);
+  return res.err == 0;
 }
 
 int

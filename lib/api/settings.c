@@ -8,6 +8,7 @@
 
 #include "api/internal.h"
 #include "engine/engine.h"
+#include "wire/wire.h"
 
 /* The NBD protocol's limit on export and meta context names. */
 #define NBD_MAX_STRING 4096
@@ -27,12 +28,12 @@ nbdi_set_export_name (struct nbd_handle *h, const char *name)
     nbdi_set_error (ENAMETOOLONG, "export name too long for NBD protocol");
     return -1;
   }
-  if (h->cfg.export_name && strcmp (h->cfg.export_name, name) == 0)
+  if (h->cfg.proto.export_name && strcmp (h->cfg.proto.export_name, name) == 0)
     return 0;
-  if (nbdi_replace_string (&h->cfg.export_name, name) == -1)
+  if (nbdi_replace_string (&h->cfg.proto.export_name, name) == -1)
     return -1;
   /* In option mode, what nbd_opt_info taught described the old name. */
-  nbdi_option_forget_export (h);
+  nbdi_engine_forget_export (h->engine);
   return 0;
 }
 
@@ -47,30 +48,34 @@ nbdi_add_meta_context (struct nbd_handle *h, const char *name)
     nbdi_set_error (ENAMETOOLONG, "meta context name too long for NBD protocol");
     return -1;
   }
-  return nbdi_strlist_append (&h->cfg.meta_requests, name);
+  if (nbdi_strlist_append (&h->cfg.proto.meta_requests, name) == -1) {
+    nbdi_set_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 ssize_t
 nbdi_get_nr_meta_contexts (struct nbd_handle *h)
 {
-  return h->cfg.meta_requests.len;
+  return h->cfg.proto.meta_requests.len;
 }
 
 char *
 nbdi_get_meta_context (struct nbd_handle *h, size_t i)
 {
-  if (i >= h->cfg.meta_requests.len) {
+  if (i >= h->cfg.proto.meta_requests.len) {
     nbdi_set_error (EINVAL, "meta context request out of range: %zu of %zu",
-                    i, h->cfg.meta_requests.len);
+                    i, h->cfg.proto.meta_requests.len);
     return NULL;
   }
-  return nbdi_strdup (h->cfg.meta_requests.items[i]);
+  return nbdi_strdup (h->cfg.proto.meta_requests.items[i]);
 }
 
 int
 nbdi_clear_meta_contexts (struct nbd_handle *h)
 {
-  nbdi_strlist_clear (&h->cfg.meta_requests);
+  nbdi_strlist_clear (&h->cfg.proto.meta_requests);
   return 0;
 }
 
@@ -178,12 +183,12 @@ nbdi_get_handle_size (struct nbd_handle *h)
   const struct nbdi_settings *c = &h->cfg;
   size_t size = sizeof *h;
 
-  size += string_size (c->handle_name) + string_size (c->export_name);
+  size += string_size (c->handle_name) + string_size (c->proto.export_name);
   size += string_size (c->tls_certificates) + string_size (c->tls_username);
   size += string_size (c->tls_psk_file) + string_size (c->tls_hostname);
   size += string_size (c->tls_priority) + string_size (c->socket_activation_name);
-  size += c->meta_requests.cap * sizeof (char *);
-  for (size_t i = 0; i < c->meta_requests.len; i++)
-    size += string_size (c->meta_requests.items[i]);
+  size += c->proto.meta_requests.cap * sizeof (char *);
+  for (size_t i = 0; i < c->proto.meta_requests.len; i++)
+    size += string_size (c->proto.meta_requests.items[i]);
   return size;
 }

@@ -7,18 +7,27 @@
 #include "engine/engine.h"
 #include "transport/transport.h"
 
+static int
+queue_disconnect (struct nbd_handle *h)
+{
+  int r = nbdi_engine_disconnect (h->engine);
+
+  if (r < 0) {
+    nbdi_set_error (-r, "%s", strerror (-r));
+    return -1;
+  }
+  return 0;
+}
+
 int
 nbdi_aio_disconnect (struct nbd_handle *h, uint32_t flags)
 {
   (void) flags;
-  if (h->conn.disc_queued) {
+  if (nbdi_engine_disconnect_requested (h->engine)) {
     nbdi_set_error (EINVAL, "a disconnect was already requested");
     return -1;
   }
-  if (nbdi_cmd_disconnect (h) == -1)
-    return -1;
-  nbdi_update_ready (h);
-  return 0;
+  return queue_disconnect (h);
 }
 
 static bool
@@ -31,20 +40,21 @@ closed_or_dead (struct nbd_handle *h, void *arg)
 int
 nbdi_abort_negotiation (struct nbd_handle *h)
 {
-  struct nbdi_conn *c = &h->conn;
+  struct nbdi_transport *t = h->io.transport;
+  int r = nbdi_engine_option_abort (h->engine);
 
-  if (nbdi_option_abort (h) == -1)
-    return -1;
   if (nbdi_get_state (h) == NBDI_STATE_DEAD)
     return 0;                   /* not fixed newstyle: nothing to send */
+  if (r < 0) {
+    nbdi_set_error (-r, "%s", strerror (-r));
+    return -1;
+  }
   /* A dozen bytes into an idle socket: they leave now, or never. */
-  if (c->transport && nbdi_io_send (h) == 0)
-    c->transport->ops->shutdown (c->transport);
+  if (t && nbdi_io_send (h) == 0)
+    t->ops->shutdown (t);
   if (nbdi_get_state (h) == NBDI_STATE_DEAD)
     return 0;
-  c->tx_first = c->tx_len = 0;
-  c->phase = PH_NONE;
-  nbdi_set_state (h, NBDI_STATE_CLOSED);
+  nbdi_engine_close (h->engine);
   return 0;
 }
 
@@ -54,13 +64,11 @@ nbdi_abort_negotiation (struct nbd_handle *h)
 int
 nbdi_shutdown (struct nbd_handle *h, uint32_t flags)
 {
-  struct nbdi_conn *c = &h->conn;
-
   if (nbdi_get_state (h) == NBDI_STATE_NEGOTIATING)
     return nbdi_abort_negotiation (h);
   if (flags & LIBNBD_SHUTDOWN_ABANDON_PENDING)
-    nbdi_cmds_abandon_unsent (h);
-  if (!c->disc_queued && nbdi_cmd_disconnect (h) == -1)
+    nbdi_engine_abandon_unsent (h->engine);
+  if (!nbdi_engine_disconnect_requested (h->engine) && queue_disconnect (h) == -1)
     return -1;
   if (nbdi_io_wait (h, closed_or_dead, NULL) == -1)
     return -1;
@@ -78,14 +86,14 @@ nbdi_shutdown (struct nbd_handle *h, uint32_t flags)
 static void
 say_goodbye (struct nbd_handle *h, enum nbdi_state s)
 {
-  struct nbdi_conn *c = &h->conn;
+  struct nbdi_engine *e = h->engine;
 
-  if (c->transport == NULL || nbdi_tx_pending (c))
+  if (h->io.transport == NULL || nbdi_engine_tx_pending (e))
     return;
   if (s == NBDI_STATE_NEGOTIATING)
     nbdi_abort_negotiation (h);
-  else if ((s == NBDI_STATE_READY || s == NBDI_STATE_PROCESSING) && !c->disc_queued
-           && nbdi_cmd_disconnect (h) == 0)
+  else if ((s == NBDI_STATE_READY || s == NBDI_STATE_PROCESSING)
+           && !nbdi_engine_disconnect_requested (e) && nbdi_engine_disconnect (e) == 0)
     nbdi_io_send (h);
 }
 
@@ -96,17 +104,10 @@ nbdi_connection_close (struct nbd_handle *h)
 
   /* No completion callback runs from here on, and calls that callbacks'
    * .free make on the handle find it closed. */
-  nbdi_set_state (h, NBDI_STATE_CLOSED);
-  nbdi_engine_release_callbacks (h);
-  nbdi_set_state (h, s);
+  nbdi_engine_release_callbacks (h->engine);
   say_goodbye (h, s);
-  nbdi_set_state (h, NBDI_STATE_CLOSED);
-  if (h->conn.transport) {
-    h->conn.transport->ops->close (h->conn.transport);
-    h->conn.transport = NULL;
-  }
-  nbdi_dialer_cleanup (&h->dialer);
-  nbdi_engine_free (h);
+  nbdi_engine_close (h->engine);
+  nbdi_io_close (h);
   if (h->pid > 0) {
     /* A socket-activated server keeps listening: stop it.  One started
      * by nbd_connect_command exits on its own once the socket closes,

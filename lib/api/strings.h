@@ -4,16 +4,10 @@
 
 #include <stddef.h>
 
-struct nbdi_strlist;
-
 /* strdup, setting ENOMEM on failure (returns NULL). */
 char *nbdi_strdup (const char *s);
 
 /* Replace *field with a copy of s; 0, or -1 with ENOMEM. */
 int nbdi_replace_string (char **field, const char *s);
-
-/* Append a copy of s; 0, or -1 with ENOMEM. */
-int nbdi_strlist_append (struct nbdi_strlist *list, const char *s);
-void nbdi_strlist_clear (struct nbdi_strlist *list);
 
 #endif

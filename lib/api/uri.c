@@ -357,7 +357,7 @@ take_query (struct nbd_handle *h, const char *fn, const UriUriA *u,
       continue;
     }
     else {
-      if (h->cfg.debug)
+      if (h->cfg.proto.debug)
         nbdi_debug (h, fn, "ignoring unknown NBD URI query parameter \"%s\"", k);
       continue;
     }
@@ -653,7 +653,7 @@ apply_and_connect (struct nbd_handle *h, const struct uri_request *r)
   /* nbds asks for TLS; plain nbd leaves the handle's own choice (so a
    * program may still use nbd_set_tls for opportunistic TLS). */
   if (r->scheme->tls)
-    c->tls = LIBNBD_TLS_REQUIRE;
+    c->proto.tls = LIBNBD_TLS_REQUIRE;
   if ((r->user && nbdi_replace_string (&c->tls_username, r->user) == -1)
       || (r->tls_certificates
           && nbdi_replace_string (&c->tls_certificates, r->tls_certificates) == -1)
@@ -693,7 +693,7 @@ start_connect (struct nbd_handle *h, const char *fn, const char *uri)
 
   if (parse_request (h, fn, uri, &r) == -1)
     return -1;
-  if (h->cfg.debug)
+  if (h->cfg.proto.debug)
     nbdi_debug (h, fn, "NBD URI: %s transport, export name \"%s\"",
                 r.scheme->name, r.export_name);
   ret = apply_and_connect (h, &r);
@@ -822,11 +822,11 @@ find_target (struct nbd_handle *h, struct uri_target *t)
   const struct nbdi_peer *p = &h->peer;
 
   switch (p->kind) {
-  case PEER_TCP:
+  case NBDI_PEER_TCP:
     snprintf (t->host, sizeof t->host, strchr (p->host, ':') ? "[%s]" : "%s", p->host);
     snprintf (t->port, sizeof t->port, "%s", p->port);
     return 0;
-  case PEER_UNIX:
+  case NBDI_PEER_UNIX:
     /* libnbd takes an empty path for the abstract namespace. */
     if (p->path[0] == '\0') {
       nbdi_set_error (EPROTONOSUPPORT, "cannot construct a URI: Unix sockets in "
@@ -836,18 +836,18 @@ find_target (struct nbd_handle *h, struct uri_target *t)
     t->transport = "+unix";
     snprintf (t->path, sizeof t->path, "%s", p->path);
     return 0;
-  case PEER_VSOCK:
+  case NBDI_PEER_VSOCK:
     t->transport = "+vsock";
     snprintf (t->host, sizeof t->host, "%" PRIu32, p->cid);
     snprintf (t->port, sizeof t->port, "%" PRIu32, p->vport);
     return 0;
-  case PEER_SOCKET:
+  case NBDI_PEER_SOCKET:
     /* As nbd_get_uri(3) says of nbd_connect_socket: libnbd knows no
      * address for such a socket, so it makes no URI of it. */
     nbdi_set_error (EINVAL, "cannot construct a URI for a connection made with "
                     "nbd_connect_socket");
     return -1;
-  case PEER_NONE:
+  case NBDI_PEER_NONE:
     break;
   }
   return target_from_socket (h, t);
@@ -871,7 +871,7 @@ nbdi_get_uri (struct nbd_handle *h)
     nbdi_set_error_errno (ENOMEM, "open_memstream");
     return NULL;
   }
-  fprintf (f, "%s%s://", c->tls == LIBNBD_TLS_REQUIRE ? "nbds" : "nbd", t.transport);
+  fprintf (f, "%s%s://", c->proto.tls == LIBNBD_TLS_REQUIRE ? "nbds" : "nbd", t.transport);
   if (c->tls_username && c->tls_username[0]) {
     put_escaped (f, c->tls_username, SAFE_USER);
     fputc ('@', f);
@@ -899,14 +899,14 @@ nbdi_get_uri (struct nbd_handle *h)
     fprintf (f, ":%s", t.port);
   }
   fputc ('/', f);
-  put_escaped (f, c->export_name ? c->export_name : "", SAFE_PATH);
+  put_escaped (f, c->proto.export_name ? c->proto.export_name : "", SAFE_PATH);
   if (t.path[0])
     put_param (f, &first, "socket", t.path);
   if (c->tls_certificates)
     put_param (f, &first, "tls-certificates", c->tls_certificates);
   if (c->tls_psk_file)
     put_param (f, &first, "tls-psk-file", c->tls_psk_file);
-  if (c->tls != LIBNBD_TLS_DISABLE) {
+  if (c->proto.tls != LIBNBD_TLS_DISABLE) {
     /* Only what differs from what reconnecting would assume anyway. */
     if (c->tls_hostname && c->tls_hostname[0]
         && (t.path[0] || strcmp (t.transport, "+vsock") == 0

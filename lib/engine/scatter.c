@@ -18,39 +18,35 @@
  * such a buffer, with no other copy to parse them from.  So protocol
  * bytes always land in rx, and a caller's buffer only ever receives
  * bytes that a header parsed earlier declared to be its payload. */
-#include "api/internal.h"
-#include "engine/engine.h"
-#include "engine/replies.h"
+#include "engine/internal.h"
 
 int
-nbdi_scatter_plan (struct nbd_handle *h, struct iovec iov[2])
+nbdi_scatter_plan (struct nbdi_engine *e, struct iovec iov[2])
 {
-  struct nbdi_conn *c = &h->conn;
   uint64_t lead;
 
-  if (c->phase != PH_TRANSMISSION)
+  if (!nbdi_transmitting (e))
     return 0;
-  lead = nbdi_replies_lead (c);
+  lead = nbdi_replies_lead (e);
   if (lead == 0)
     return 0;
-  c->rx.start = c->rx.end = 0;          /* rx is empty: reuse it from the start */
-  iov[0] = (struct iovec) { .iov_base = c->direct, .iov_len = lead };
-  iov[1] = (struct iovec) { .iov_base = c->rx.buf, .iov_len = nbdi_rx_read_size (c) };
+  e->rx.start = e->rx.end = 0;          /* rx is empty: reuse it from the start */
+  iov[0] = (struct iovec) { .iov_base = e->direct, .iov_len = lead };
+  iov[1] = (struct iovec) { .iov_base = e->rx.buf, .iov_len = nbdi_rx_read_size (e) };
   return 2;
 }
 
 void
-nbdi_scatter_landed (struct nbd_handle *h, size_t got)
+nbdi_scatter_landed (struct nbdi_engine *e, size_t got)
 {
-  struct nbdi_conn *c = &h->conn;
-  uint64_t lead = c->direct_left;
+  uint64_t lead = e->direct_left;
 
   if (got <= lead) {
-    nbdi_payload_landed (h, got);
+    nbdi_payload_landed (e, got);
     return;
   }
   /* The rest sits in rx before the payload's completion callback runs,
    * where parsing expects it. */
-  c->rx.end = got - lead;
-  nbdi_payload_landed (h, lead);
+  e->rx.end = got - lead;
+  nbdi_payload_landed (e, lead);
 }

@@ -12,30 +12,16 @@
  * A crashing input replays with the same program and the file as its
  * argument; FUZZ_DUMP=1 prints what the server sent.
  */
-#include "fuzz-harness.h"
+#include "fz-client.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  static bool dump, dump_known;
   struct fz_iter *it = calloc (1, sizeof *it);
-  uint64_t h = UINT64_C(1469598103934665603);
 
-  if (!dump_known) {
-    dump = getenv ("FUZZ_DUMP") != NULL;
-    dump_known = true;
-  }
-  for (size_t i = 0; i < size; i++)
-    h = (h ^ data[i]) * UINT64_C(1099511628211);
-  it->rng = (struct fz_rng) { .s = h, .data = data, .len = size };
-  snprintf (it->label, sizeof it->label, "libFuzzer input of %zu bytes", size);
-  fz_random_setup (it);
-  fz_random_mutations (it);
-  it->time_limit_ms = 5000;
-  it->srv.dump = dump;
-  it->verbose = dump;
+  fz_from_fuzzer_input (it, data, size);
   fz_run (it);
   if (it->failures) {
     fprintf (stderr, "fuzz-server-libfuzzer: %d failed checks\n", it->failures);

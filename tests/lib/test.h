@@ -1,10 +1,16 @@
-/* Shared helpers for fastnbd's C tests.
+/* Shared helpers for fastnbd's C tests (code in test.c, built once as
+ * the static library tests/lib/libnbdtest.a).
  *
- * Every check is non-fatal: a failed check prints file:line, the
- * expression, and the thread's last libnbd error, then the test carries
- * on so that one run reports every problem.  End main() with
+ * Every check is non-fatal: a failed check prints file:line, what was
+ * wrong, and the thread's last libnbd error, then the test carries on so
+ * that one run reports every problem.  End main() with
  * `return test_exit ();`, which prints a summary and returns the exit
  * status meson expects (0 pass, 1 fail, 77 skip).
+ *
+ * There is one check primitive, CHECK_MSG (condition, printf-format,
+ * ...): every other CHECK_* macro here, and the checks other test
+ * helpers define (the fuzz harness's ICHECK, interop's), is a spelling
+ * of it.
  *
  * Include this header instead of <libnbd.h>: the tests pass NULL to
  * parameters the header marks nonnull, on purpose, so the attribute is
@@ -25,42 +31,24 @@
 #define LIBNBD_ATTRIBUTE_NONNULL(...)
 #include <libnbd.h>
 
-/* Counters shared by all checks of one test program.  Atomic, because a
- * few tests check from several threads. */
-static unsigned test_checks, test_failed;
+/* Counters shared by all checks of one test program (updated
+ * atomically: a few tests check from several threads). */
+extern unsigned test_checks, test_failed;
 
-static void
-test_report (const char *file, int line, const char *fmt, ...)
+/* Count a failure: print file:line and the message, then the thread's
+ * last libnbd error. */
+void test_report (const char *file, int line, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 
-static void
-test_report (const char *file, int line, const char *fmt, ...)
-{
-  va_list ap;
-  const char *err = nbd_get_error ();
+/* Count one check. */
+void test_count (void);
 
-  __atomic_add_fetch (&test_failed, 1, __ATOMIC_RELAXED);
-  fprintf (stderr, "%s:%d: FAIL: ", file, line);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fprintf (stderr, "\n    (nbd_get_error: %s; nbd_get_errno: %d)\n",
-           err ? err : "NULL", nbd_get_errno ());
-}
-
-static inline void
-test_count (void)
-{
-  __atomic_add_fetch (&test_checks, 1, __ATOMIC_RELAXED);
-}
+/* Count one check; when !ok, report it.  Returns ok. */
+bool test_check_at (bool ok, const char *file, int line, const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
 
 /* Print the summary; the value to return from main. */
-static inline int
-test_exit (void)
-{
-  printf ("%u checks, %u failed\n", test_checks, test_failed);
-  return test_failed ? 1 : 0;
-}
+int test_exit (void);
 
 /* Skip the whole program (meson counts exit code 77 as skipped). */
 #define TEST_SKIP(...)                                   \
@@ -71,44 +59,31 @@ test_exit (void)
     exit (77);                                           \
   } while (0)
 
+/* The check: a condition, and what to print when it is false. */
+#define CHECK_MSG(cond, ...) \
+  ((void) test_check_at ((cond) ? true : false, __FILE__, __LINE__, __VA_ARGS__))
+
 /* A plain condition. */
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    test_count ();                                                      \
-    if (!(cond))                                                        \
-      test_report (__FILE__, __LINE__, "%s", #cond);                    \
-  } while (0)
+#define CHECK(cond) CHECK_MSG ((cond), "%s", #cond)
 
 /* Two integers (any integer type up to 64 bits) must be equal. */
 #define CHECK_INT(expr, want)                                           \
   do {                                                                  \
     int64_t got_ = (int64_t) (expr), want_ = (int64_t) (want);          \
-    test_count ();                                                      \
-    if (got_ != want_)                                                  \
-      test_report (__FILE__, __LINE__, "%s is %" PRId64 ", expected %"  \
-                   PRId64, #expr, got_, want_);                         \
+    CHECK_MSG (got_ == want_, "%s is %" PRId64 ", expected %" PRId64,   \
+               #expr, got_, want_);                                     \
   } while (0)
 
 /* A call returning int/int64 must succeed (not -1). */
 #define CHECK_OK(expr)                                                  \
   do {                                                                  \
     int64_t got_ = (int64_t) (expr);                                    \
-    test_count ();                                                      \
-    if (got_ == -1)                                                     \
-      test_report (__FILE__, __LINE__, "%s failed", #expr);             \
+    CHECK_MSG (got_ != -1, "%s failed", #expr);                         \
   } while (0)
 
 /* A const string result (NULL allowed as `want`). */
-#define CHECK_STR(expr, want)                                           \
-  do {                                                                  \
-    const char *got_ = (expr), *want_ = (want);                         \
-    test_count ();                                                      \
-    if (!test_str_eq (got_, want_))                                     \
-      test_report (__FILE__, __LINE__, "%s is %s%s%s, expected %s%s%s", \
-                   #expr, got_ ? "\"" : "", got_ ? got_ : "NULL",       \
-                   got_ ? "\"" : "", want_ ? "\"" : "",                 \
-                   want_ ? want_ : "NULL", want_ ? "\"" : "");          \
-  } while (0)
+#define CHECK_STR(expr, want) \
+  test_check_str ((expr), (want), #expr, __FILE__, __LINE__)
 
 /* A call returning a malloc'd string the caller frees: compare, free. */
 #define CHECK_STR_FREE(expr, want)                                      \
@@ -123,84 +98,45 @@ test_exit (void)
  * starting with "fn: ". */
 #define CHECK_FAIL_AS(expr, failed, err, fn)                            \
   do {                                                                  \
-    test_count ();                                                      \
-    if (!((expr) == (failed)))                                          \
-      test_report (__FILE__, __LINE__, "%s did not fail", #expr);       \
-    else                                                                \
+    bool did_fail_ = (expr) == (failed);                                \
+    CHECK_MSG (did_fail_, "%s did not fail", #expr);                    \
+    if (did_fail_)                                                      \
       test_check_error (__FILE__, __LINE__, #expr, (err), (fn));        \
   } while (0)
 
 /* The usual case: an int / int64 / ssize_t call failing with -1. */
 #define CHECK_FAIL(expr, err, fn) CHECK_FAIL_AS ((expr), -1, (err), (fn))
 
-/* A call returning a pointer, failing with NULL. */
+/* A call returning a pointer, failing with NULL (a non-NULL result is
+ * freed). */
 #define CHECK_FAIL_NULL(expr, err, fn)                                  \
   do {                                                                  \
     void *p_ = (void *) (expr);                                         \
-    test_count ();                                                      \
-    if (p_ != NULL) {                                                   \
-      test_report (__FILE__, __LINE__, "%s did not fail", #expr);       \
-      free (p_);                                                        \
-    }                                                                   \
-    else                                                                \
+    CHECK_MSG (p_ == NULL, "%s did not fail", #expr);                   \
+    if (p_ == NULL)                                                     \
       test_check_error (__FILE__, __LINE__, #expr, (err), (fn));        \
+    free (p_);                                                          \
   } while (0)
 
-static inline bool
-test_str_eq (const char *a, const char *b)
-{
-  if (a == NULL || b == NULL)
-    return a == b;
-  return strcmp (a, b) == 0;
-}
+/* Both NULL, or equal strings. */
+bool test_str_eq (const char *a, const char *b);
 
-static inline bool
-test_starts_with (const char *s, const char *prefix)
-{
-  return s != NULL && strncmp (s, prefix, strlen (prefix)) == 0;
-}
+/* s is not NULL and begins with prefix. */
+bool test_starts_with (const char *s, const char *prefix);
 
-static inline void
-test_check_error (const char *file, int line, const char *what,
-                  int err, const char *fn)
-{
-  const char *msg = nbd_get_error ();
-  int got = nbd_get_errno ();
-  char prefix[256];
+/* CHECK_STR's body: got must equal want (either may be NULL). */
+void test_check_str (const char *got, const char *want, const char *what,
+                     const char *file, int line);
 
-  snprintf (prefix, sizeof prefix, "%s: ", fn);
-  if (got != err)
-    test_report (file, line, "%s: errno %d (%s), expected %d (%s)", what,
-                 got, strerror (got), err, strerror (err));
-  if (!test_starts_with (msg, prefix))
-    test_report (file, line, "%s: error message does not start with \"%s\"",
-                 what, prefix);
-}
+/* The thread's last error must have errno err and a message starting
+ * with "fn: " (reported, not counted: the caller counted the check). */
+void test_check_error (const char *file, int line, const char *what,
+                       int err, const char *fn);
 
-/* A string of n copies of c (caller frees). */
-static inline char *
-test_repeat (char c, size_t n)
-{
-  char *s = malloc (n + 1);
-  if (s == NULL) {
-    perror ("malloc");
-    exit (99);
-  }
-  memset (s, c, n);
-  s[n] = '\0';
-  return s;
-}
+/* A string of n copies of c (caller frees); exits when out of memory. */
+char *test_repeat (char c, size_t n);
 
 /* nbd_create, or exit: nothing can be tested without a handle. */
-static inline struct nbd_handle *
-test_create (void)
-{
-  struct nbd_handle *h = nbd_create ();
-  if (h == NULL) {
-    fprintf (stderr, "nbd_create: %s\n", nbd_get_error ());
-    exit (99);
-  }
-  return h;
-}
+struct nbd_handle *test_create (void);
 
 #endif

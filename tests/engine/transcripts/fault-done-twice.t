@@ -1,0 +1,8 @@
+# A reply after the one that had DONE: the cookie is no longer known.
+include ready-structured.inc
+call pread_sr 16 4096
+tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
+rx STRUCTURED u16:1 u16:1 u64:1 u32:24 u64:4096 "0123456789abcdef"
+expect cmd=1 err=0
+rx STRUCTURED u16:1 u16:0 u64:1 u32:0
+expect state=DEAD

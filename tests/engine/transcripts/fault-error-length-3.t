@@ -1,0 +1,6 @@
+# An ERROR chunk of 3 bytes (shorter than errno and message length).
+include ready-structured.inc
+call pread_sr 16 4096
+tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
+rx STRUCTURED u16:1 u16:32769 u64:1 u32:3 000000
+expect state=DEAD error=EPROTO cmd=1 err=ENOTCONN

@@ -1,0 +1,7 @@
+# fakesrv truncated-header: half a reply header, then the server hangs up.
+include ready-structured.inc
+call pread_sr 16 4096
+tx REQUEST u16:0 u16:0 u64:1 u64:4096 u32:16
+rx STRUCTURED u16:1 u16:1 u64:1
+eof
+expect state=DEAD cmd=1 err=ENOTCONN
