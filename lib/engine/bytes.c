@@ -20,7 +20,7 @@ nbdi_tx_push (struct nbdi_engine *e, const void *base, size_t len)
       e->tx_first = 0;
     }
     if (e->tx_len == e->tx_cap) {
-      size_t cap = e->tx_cap ? e->tx_cap * 2 : 256;
+      size_t cap = e->tx_cap * 2;
       struct iovec *tx = realloc (e->tx, cap * sizeof *tx);
       if (tx == NULL)
         return -ENOMEM;
@@ -42,6 +42,7 @@ nbdi_engine_tx_pending (const struct nbdi_engine *e)
 size_t
 nbdi_engine_tx_plan (struct nbdi_engine *e, const struct iovec **iov)
 {
+  /* e->tx exists from nbdi_engine_new on, so this is never NULL + 0. */
   *iov = e->tx + e->tx_first;
   return e->tx_len - e->tx_first;
 }
@@ -94,38 +95,21 @@ nbdi_engine_tx_worth_sending (const struct nbdi_engine *e)
 
 /* ---- bytes in ---- */
 
-int
-nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
-                     bool *exact)
+/* Receive into rx, at most limit bytes. */
+static int
+plan_into_rx (struct nbdi_engine *e, struct iovec *iov, size_t limit)
 {
   struct nbdi_rx *rx = &e->rx;
-  uint64_t direct;
   size_t size;
 
-  if (exact)
-    *exact = false;
-  if (rx->buf == NULL || e->pub.phase == NBDI_PH_DEAD || e->pub.phase == NBDI_PH_CLOSED)
-    return 0;
-  /* A big payload goes straight to the caller's buffer, whole. */
-  direct = nbdi_direct_want (e);
-  if (direct) {
-    iov[0] = (struct iovec) { .iov_base = e->direct,
-                              .iov_len = direct > SSIZE_MAX ? SSIZE_MAX : direct };
-    e->rx_kind = NBDI_RX_DIRECT;
-    if (exact)
-      *exact = true;
-    return 1;
-  }
-  if (max >= 2 && nbdi_replies_lead (e) && nbdi_scatter_plan (e, iov) == 2) {
-    e->rx_kind = NBDI_RX_SCATTER;
-    return 2;
-  }
   if (rx->end == rx->cap || (rx->start > 0 && rx->cap - rx->start < e->need)) {
     memmove (rx->buf, rx->buf + rx->start, rx->end - rx->start);
     rx->end -= rx->start;
     rx->start = 0;
   }
   size = nbdi_rx_read_size (e);
+  if (size > limit)
+    size = limit;
   if (size == 0) {
     /* Cannot happen: every message the engine waits for fits rx.  A
      * zero-length receive would read as end of stream, so say why. */
@@ -136,6 +120,55 @@ nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
   iov[0] = (struct iovec) { .iov_base = rx->buf + rx->end, .iov_len = size };
   e->rx_kind = NBDI_RX_INTO_BUF;
   return 1;
+}
+
+/* Outside transmission, in the phases that wait for the server. */
+static int
+plan_negotiation (struct nbdi_engine *e, struct iovec *iov)
+{
+  size_t avail = e->rx.end - e->rx.start;
+
+  /* The TLS handshake phase reads nothing: those bytes are TLS, the
+   * driver's.  The paused option phase still receives, so that the
+   * server hanging up is seen. */
+  if (e->rx.buf == NULL || (nbdi_phase_io (e->pub.phase) != NBDI_IO_READ
+                            && e->pub.phase != NBDI_PH_OPT_WAIT_USER))
+    return 0;
+  /* What follows an agreed STARTTLS is the server's first TLS record,
+   * which the TLS library must read from the socket itself: so take the
+   * reply and nothing past it. */
+  if (e->pub.phase == NBDI_PH_OPT_REPLY && e->opt.code == NBD_OPT_STARTTLS
+      && e->need > avail)
+    return plan_into_rx (e, iov, e->need - avail);
+  return plan_into_rx (e, iov, SIZE_MAX);
+}
+
+int
+nbdi_engine_rx_plan (struct nbdi_engine *e, struct iovec *iov, int max,
+                     bool *exact)
+{
+  uint64_t direct;
+
+  if (exact)
+    *exact = false;
+  if (!nbdi_transmitting (e))
+    return plan_negotiation (e, iov);
+  /* A big payload goes straight to the caller's buffer, whole. */
+  direct = nbdi_direct_want (e);
+  if (direct) {
+    iov[0] = (struct iovec) { .iov_base = e->direct,
+                              .iov_len = direct > SSIZE_MAX ? SSIZE_MAX : direct };
+    e->rx_kind = NBDI_RX_DIRECT;
+    if (exact)
+      *exact = true;
+    return 1;
+  }
+  if (max >= 2 && nbdi_replies_lead (e)) {
+    nbdi_scatter_plan (e, iov);
+    e->rx_kind = NBDI_RX_SCATTER;
+    return 2;
+  }
+  return plan_into_rx (e, iov, SIZE_MAX);
 }
 
 int

@@ -11,6 +11,9 @@
  * enough to stay in cache (measured: 128 KiB beat 256 and 64). */
 #define RX_SIZE (128 * 1024)
 
+/* Output queue slots to start with (it doubles when full). */
+#define TX_SLOTS 256
+
 struct nbdi_engine *
 nbdi_engine_new (const struct nbdi_engine_config *cfg)
 {
@@ -20,6 +23,15 @@ nbdi_engine_new (const struct nbdi_engine_config *cfg)
     errno = ENOMEM;
     return NULL;
   }
+  /* The output queue exists from the start, so that its plan is always a
+   * real array, even before anything was queued. */
+  e->tx = malloc (TX_SLOTS * sizeof *e->tx);
+  if (e->tx == NULL) {
+    free (e);
+    errno = ENOMEM;
+    return NULL;
+  }
+  e->tx_cap = TX_SLOTS;
   e->cfg = cfg;
   e->pub.phase = NBDI_PH_CREATED;
   e->pub.state = NBDI_STATE_CREATED;

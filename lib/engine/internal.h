@@ -265,7 +265,9 @@ void nbdi_payload_landed (struct nbdi_engine *e, uint64_t got);
 
 /* ---- scatter.c ---- */
 
-int nbdi_scatter_plan (struct nbdi_engine *e, struct iovec iov[2]);
+/* In transmission, with payload bytes leading (nbdi_replies_lead): the
+ * rest of the payload, then rx. */
+void nbdi_scatter_plan (struct nbdi_engine *e, struct iovec iov[2]);
 void nbdi_scatter_landed (struct nbdi_engine *e, size_t got);
 
 #endif

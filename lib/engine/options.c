@@ -572,13 +572,23 @@ nbdi_option_reply (struct nbdi_engine *e, const struct wire_option_reply *rep,
   e->stats.chunks_received++;
   if (rep->option != opt->code)
     return unexpected (e, rep);
+  /* Whatever the server says to NBD_OPT_ABORT, the connection ends. */
+  if (opt->code == NBD_OPT_ABORT) {
+    nbdi_enter (e, NBDI_PH_CLOSED);
+    return 0;
+  }
+  /* The protocol gives NBD_REP_ACK no payload: a server sending one is
+   * broken, and libnbd ends the handshake there. */
+  if (rep->type == NBD_REP_ACK && rep->length != 0) {
+    nbdi_engine_die (e, EPROTO, "handshake: invalid NBD_REP_ACK option reply "
+                     "length %" PRIu32 " in reply to %s", rep->length,
+                     wire_option_name (opt->code));
+    return -1;
+  }
   if (is_err)
     record_server_error (e, rep, payload);
 
   switch (opt->code) {
-  case NBD_OPT_ABORT:
-    nbdi_enter (e, NBDI_PH_CLOSED);
-    return 0;
 
   case NBD_OPT_EXTENDED_HEADERS:
   case NBD_OPT_STRUCTURED_REPLY:
@@ -599,8 +609,9 @@ nbdi_option_reply (struct nbdi_engine *e, const struct wire_option_reply *rep,
       return -1;
     }
     if (rep->type == NBD_REP_ACK) {
-      /* Nothing may follow the ACK in plaintext: the server waits for
-       * our ClientHello.  Bytes already here would be an attack. */
+      /* The receive plan stopped at the end of this reply, so the
+       * bytes after it are still in the socket for TLS; none can be
+       * here unless a driver received past its plan. */
       if (e->rx.end != e->rx.start) {
         nbdi_engine_die (e, EPROTO, "handshake: data after the STARTTLS reply");
         return -1;
@@ -649,11 +660,13 @@ nbdi_option_reply (struct nbdi_engine *e, const struct wire_option_reply *rep,
     if (rep->type == NBD_REP_INFO)
       return on_info (e, payload, rep->length);
     if (rep->type == NBD_REP_ACK) {
-      if (!e->info.known) {
-        nbdi_engine_die (e, EPROTO, "handshake: server finished %s without "
-                         "sending the export size", wire_option_name (opt->code));
-        return -1;
-      }
+      /* Without NBD_INFO_EXPORT the size and flags stay unknown: as with
+       * libnbd the option still succeeds, and the calls that need them
+       * (nbd_get_size, nbd_is_read_only, ...) fail with EINVAL. */
+      if (!e->info.known && e->cfg->debug)
+        nbdi_log (e, "engine", "server finished %s without NBD_INFO_EXPORT: "
+                  "the export's size and flags are unknown",
+                  wire_option_name (opt->code));
       nbdi_option_export_known (e);
       if (opt->code == NBD_OPT_GO) {
         nbdi_enter (e, NBDI_PH_READY);

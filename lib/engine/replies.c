@@ -149,6 +149,37 @@ on_block_status (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p,
   return 0;
 }
 
+/* An error chunk: ERROR, ERROR_OFFSET, or a type this client does not
+ * know, which begins with the same error number and message as every
+ * error chunk, so that its errno can still fail the command. */
+static int
+on_error_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p)
+{
+  const struct wire_reply *r = &e->reply;
+  struct wire_chunk_error ce;
+  int err;
+
+  if (wire_decode_chunk_error (p, r->length, r->type, &ce) < 0)
+    return protocol_error (e, "invalid error chunk");
+  /* Error number 0 in an error chunk still fails the command; libnbd
+   * makes that EINVAL. */
+  err = ce.error ? wire_nbd_errno (ce.error) : EINVAL;
+  if (r->type == NBD_REPLY_TYPE_ERROR_OFFSET) {
+    if (cmd->req.type != NBD_CMD_READ || ce.offset < cmd->req.offset
+        || ce.offset - cmd->req.offset >= cmd->req.count)
+      return protocol_error (e, "error offset outside the request");
+    chunk_callback (cmd, (char *) cmd->req.rbuf + (ce.offset - cmd->req.offset), 0,
+                    ce.offset, LIBNBD_READ_ERROR, err);
+  }
+  set_cmd_error (cmd, err);
+  if (cmd->error_msg == NULL && ce.msg_len)
+    cmd->error_msg = strndup (ce.msg, ce.msg_len);
+  if (e->cfg->debug)
+    nbdi_log (e, "engine", "server error for %s: %.*s",
+              wire_command_name (cmd->req.type), (int) ce.msg_len, ce.msg);
+  return 0;
+}
+
 /* A non-data chunk whose whole payload is in rx. */
 static int
 on_whole_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p)
@@ -173,35 +204,11 @@ on_whole_chunk (struct nbdi_engine *e, struct nbdi_cmd *cmd, const uint8_t *p)
   case NBD_REPLY_TYPE_BLOCK_STATUS:
   case NBD_REPLY_TYPE_BLOCK_STATUS_EXT:
     return on_block_status (e, cmd, p, r->length);
-  case NBD_REPLY_TYPE_ERROR:
-  case NBD_REPLY_TYPE_ERROR_OFFSET: {
-    struct wire_chunk_error ce;
-    int err;
-    if (wire_decode_chunk_error (p, r->length, r->type, &ce) < 0)
-      return protocol_error (e, "invalid error chunk");
-    err = wire_nbd_errno (ce.error);
-    if (r->type == NBD_REPLY_TYPE_ERROR_OFFSET) {
-      if (cmd->req.type != NBD_CMD_READ || ce.offset < cmd->req.offset
-          || ce.offset - cmd->req.offset >= cmd->req.count)
-        return protocol_error (e, "error offset outside the request");
-      chunk_callback (cmd, (char *) cmd->req.rbuf + (ce.offset - cmd->req.offset), 0,
-                      ce.offset, LIBNBD_READ_ERROR, err);
-    }
-    set_cmd_error (cmd, err);
-    if (cmd->error_msg == NULL && ce.msg_len)
-      cmd->error_msg = strndup (ce.msg, ce.msg_len);
-    if (e->cfg->debug)
-      nbdi_log (e, "engine", "server error for %s: %.*s",
-                  wire_command_name (cmd->req.type), (int) ce.msg_len, ce.msg);
-    return 0;
-  }
   case NBD_REPLY_TYPE_NONE:
     return 0;
   default:
-    if (r->type & NBD_REPLY_TYPE_ERROR_BIT) {
-      set_cmd_error (cmd, EINVAL);
-      return 0;
-    }
+    if (r->type & NBD_REPLY_TYPE_ERROR_BIT)
+      return on_error_chunk (e, cmd, p);
     return protocol_error (e, "unknown structured reply type");
   }
 }

@@ -20,20 +20,12 @@
  * bytes that a header parsed earlier declared to be its payload. */
 #include "engine/internal.h"
 
-int
+void
 nbdi_scatter_plan (struct nbdi_engine *e, struct iovec iov[2])
 {
-  uint64_t lead;
-
-  if (!nbdi_transmitting (e))
-    return 0;
-  lead = nbdi_replies_lead (e);
-  if (lead == 0)
-    return 0;
   e->rx.start = e->rx.end = 0;          /* rx is empty: reuse it from the start */
-  iov[0] = (struct iovec) { .iov_base = e->direct, .iov_len = lead };
+  iov[0] = (struct iovec) { .iov_base = e->direct, .iov_len = nbdi_replies_lead (e) };
   iov[1] = (struct iovec) { .iov_base = e->rx.buf, .iov_len = nbdi_rx_read_size (e) };
-  return 2;
 }
 
 void

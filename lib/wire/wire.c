@@ -324,8 +324,6 @@ wire_decode_chunk_error (const uint8_t *in, uint64_t length, uint16_t type,
   }
 
   chunk.error = wire_get32 (in);
-  if (chunk.error == 0)
-    return WIRE_EVALUE;
   chunk.msg = (const char *) in + 6;
 
   *out = chunk;

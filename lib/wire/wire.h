@@ -266,13 +266,15 @@ size_t wire_encode_read_reply (uint8_t *out, bool structured, bool extended,
                                uint64_t cookie, uint64_t offset, uint64_t count);
 
 /* Fixed parts of chunk payloads. */
-struct wire_chunk_error {       /* ERROR, ERROR_OFFSET */
-  uint32_t error;
+struct wire_chunk_error {       /* any error type */
+  uint32_t error;               /* as sent: 0 (success) is for the caller to judge */
   const char *msg; uint16_t msg_len;
   uint64_t offset;              /* ERROR_OFFSET only */
 };
 /* `length` is the whole chunk payload; the message must fit in it, and
- * ERROR_OFFSET needs 8 more bytes after the message. */
+ * ERROR_OFFSET needs 8 more bytes after the message.  Error types not
+ * defined yet share the error and message prefix; what follows it is
+ * skipped. */
 int wire_decode_chunk_error (const uint8_t *in, uint64_t length, uint16_t type,
                              struct wire_chunk_error *out);
 

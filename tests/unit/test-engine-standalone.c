@@ -120,6 +120,12 @@ run (size_t step, int max)
   size_t n;
 
   CHECK (e && nbdi_engine_state (e) == NBDI_STATE_CREATED);
+  /* Nothing queued yet: an empty plan, pointing at a real array (not a
+   * null pointer plus an offset, which is undefined behaviour). */
+  {
+    const struct iovec *none = NULL;
+    CHECK (nbdi_engine_tx_plan (e, &none) == 0 && none != NULL);
+  }
   CHECK (nbdi_engine_start (e) == 0);
   CHECK (nbdi_engine_state (e) == NBDI_STATE_HANDSHAKING);
 
