@@ -132,6 +132,9 @@ class Session:
         if kind == 'rep-bad-magic':
             self.fire(kind)
             magic = BOGUS_MAGIC64
+        if rtype == REP_ACK and self.armed(('rep-ack-payload',), self.nopts):
+            self.fire(self.cfg.fault)
+            payload = bytes(4)
         self.c.send(struct.pack('>QIII', magic, opt, rtype, len(payload)) + payload)
 
     def describe(self, opt, data):
@@ -247,8 +250,11 @@ class Session:
         exp = self.cfg.find(name)
         if exp is None:
             return self.reply(opt, REP_ERRS['UNKNOWN'], 'unknown export %s' % quote(name))
-        self.reply(opt, REP_INFO, struct.pack('>HQH', INFO_EXPORT, exp.size,
-                                              self.tflags(exp)))
+        if self.armed(('go-no-export-info',), self.nopts):
+            self.fire(self.cfg.fault)
+        else:
+            self.reply(opt, REP_INFO, struct.pack('>HQH', INFO_EXPORT, exp.size,
+                                                  self.tflags(exp)))
         if INFO_NAME in infos:
             self.reply(opt, REP_INFO, struct.pack('>H', INFO_NAME) + enc(exp.name))
         if INFO_DESCRIPTION in infos and exp.desc:
@@ -468,6 +474,11 @@ class Session:
         if kind == 'error-reply':
             self.fire(kind)
             return self.send(self.encode(req, Result(EIO, 'injected error'), req.cookie))
+        if kind == 'unknown-error-type' and structured:
+            self.fire(kind)
+            msg = b'injected error'
+            return self.send([self.chunk(req, req.cookie, REPLY_FLAG_DONE, RT_FUTURE_ERROR,
+                                         struct.pack('>IH', EIO, len(msg)) + msg)])
 
         res = self.execute(req)
         if kind in READ_FAULTS and (req.typ != CMDS['READ'] or res.err or not res.data

@@ -58,6 +58,7 @@ CMD_FLAG_REQ_ONE = 1 << 3
 REPLY_FLAG_DONE = 1
 RT_NONE, RT_OFFSET_DATA, RT_OFFSET_HOLE = 0, 1, 2
 RT_BLOCK_STATUS, RT_BLOCK_STATUS_EXT, RT_ERROR = 5, 6, (1 << 15) + 1
+RT_FUTURE_ERROR = (1 << 15) + 100   # an error type no client knows yet
 
 EPERM, EIO, EINVAL = 1, 5, 22
 
@@ -65,11 +66,12 @@ EXTENT = 64 * 1024          # granularity of the fake base:allocation map
 MAX_EXTENTS = 65536         # descriptors per block status chunk
 
 HS_FAULTS = ('hs-bad-magic', 'hs-close-after-greeting',
-             'rep-bad-magic', 'rep-huge-length', 'rep-hang')
+             'rep-bad-magic', 'rep-huge-length', 'rep-hang',
+             'rep-ack-payload', 'go-no-export-info')
 TX_FAULTS = ('bad-magic', 'unknown-cookie', 'unsolicited-reply',
              'chunk-too-long', 'data-outside-request', 'truncated-header',
              'bad-error-length', 'close-mid-payload', 'die-before-reply',
-             'hang', 'error-reply', 'block-status-bad-count',
+             'hang', 'error-reply', 'unknown-error-type', 'block-status-bad-count',
              'block-status-unknown-context', 'simple-read-when-structured')
 READ_FAULTS = ('chunk-too-long', 'data-outside-request', 'close-mid-payload',
                'simple-read-when-structured')

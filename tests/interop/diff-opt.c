@@ -9,7 +9,8 @@
  * Only calls libnbd 1.14 has are used.  Lines starting with '#' describe
  * the build and are checked apart.
  *
- * Each build starts its own nbdkit, so the servers are identical.
+ * Each build starts its own nbdkit (and fakesrv, for the servers
+ * breaking the protocol), so the servers are identical.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -436,6 +437,55 @@ main (void)
     obs_state ("tls required, no tls", h);
     nbd_close (h);
   }
+
+  /* ---- servers breaking the protocol (tests/fakesrv faults) ---- */
+  {
+    char *py = getenv ("INTEROP_PYTHON"), *fakesrv = getenv ("INTEROP_FAKESRV");
+    char *no_info[] = { py, fakesrv, "--fault", "go-no-export-info", NULL };
+    char *ack_payload[] = { py, fakesrv, "--fault", "rep-ack-payload", NULL };
+    char *future_error[] = { py, fakesrv, "--fault", "unknown-error-type", NULL };
+
+    if (py == NULL || fakesrv == NULL) {
+      printf ("%03d fakesrv: INTEROP_PYTHON or INTEROP_FAKESRV not set\n", ++step);
+      goto no_fakesrv;
+    }
+    /* GO without NBD_INFO_EXPORT: ready, but nothing known of the export. */
+    h = nbd_create ();
+    obs_int ("no export info nbd_connect_command", nbd_connect_command (h, no_info));
+    obs_state ("no export info", h);
+    obs_int ("no export info nbd_get_size", nbd_get_size (h));
+    obs_int ("no export info nbd_is_read_only", nbd_is_read_only (h));
+    obs_int ("no export info nbd_pread", nbd_pread (h, buf, sizeof buf, 0, 0));
+    nbd_close (h);
+    /* The same for INFO in option mode; the GO after it is answered whole. */
+    h = nbd_create ();
+    nbd_set_opt_mode (h, true);
+    obs_int ("no export info, opt mode nbd_connect_command",
+             nbd_connect_command (h, no_info));
+    obs_int ("no export info nbd_opt_info", nbd_opt_info (h));
+    obs_state ("no export info after info", h);
+    obs_int ("no export info after info nbd_get_size", nbd_get_size (h));
+    obs_int ("no export info nbd_opt_go", nbd_opt_go (h));
+    obs_int ("no export info after go nbd_get_size", nbd_get_size (h));
+    nbd_close (h);
+    /* NBD_REP_ACK with a payload ends the handshake.  The errno is not
+     * compared: libnbd 1.14 sets none for protocol errors, fastnbd
+     * EPROTO. */
+    h = nbd_create ();
+    printf ("%03d ack with payload nbd_connect_command = %d\n", ++step,
+            nbd_connect_command (h, ack_payload));
+    obs_state ("ack with payload", h);
+    nbd_close (h);
+    /* An error chunk of a type no protocol version defines: the command
+     * fails with its errno, the connection goes on. */
+    h = nbd_create ();
+    obs_int ("future error type nbd_connect_command", nbd_connect_command (h, future_error));
+    obs_int ("future error type nbd_pread", nbd_pread (h, buf, sizeof buf, 0, 0));
+    obs_state ("future error type", h);
+    obs_int ("future error type nbd_pread again", nbd_pread (h, buf, sizeof buf, 0, 0));
+    nbd_close (h);
+  }
+ no_fakesrv:
 
   /* ---- failed connects ---- */
   h = nbd_create ();
