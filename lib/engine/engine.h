@@ -110,7 +110,11 @@ const char *nbdi_engine_dead_message (const struct nbdi_engine *e);
 
 /* Where the next received bytes must land: fills up to max iovecs (max
  * >= 1) and returns how many, or 0 when nothing can be received now
- * (not started, closed or dead).  max >= 2 allows a scattered receive:
+ * (not started, closed, dead, or NBDI_EV_TLS: the bytes on the stream
+ * then belong to TLS, which the driver runs).  While the reply to
+ * NBD_OPT_STARTTLS is due the plan ends exactly where that reply ends,
+ * so that a server's first TLS bytes stay unread in the stream, however
+ * early they come.  max >= 2 allows a scattered receive:
  * the rest of a small read payload straight into the caller's buffer
  * and the bytes after it into the engine's buffer, in one readv.
  * *exact (may be NULL) is set when every planned byte is already owed
