@@ -9,16 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test.h"               /* first: it switches off libnbd.h's nonnull */
 #include "engine/engine.h"
 #include "wire/wire.h"
-
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      exit (1);                                                          \
-    }                                                                    \
-  } while (0)
 
 static int transitions;
 
@@ -250,6 +243,5 @@ main (void)
     CHECK (transitions > 0);
   }
   run_out_of_memory ();
-  printf ("engine standalone: handshake, split read, disconnect and ENOMEM as expected\n");
-  return 0;
+  return test_exit ();
 }

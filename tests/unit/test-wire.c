@@ -8,38 +8,22 @@
  * decoder, each in a heap block of exactly the claimed size, so that a
  * build with -fsanitize=address,undefined catches any read past the end.
  *
- * Prints every failed check and exits 1 if there was any. */
+ * Prints every failed check (tests/lib) and exits 1 if there was any. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "test.h"
 #include "wire/wire.h"
-
-static unsigned checks, failures;
-
-static void
-check (bool ok, const char *what, int line)
-{
-  checks++;
-  if (!ok) {
-    failures++;
-    fprintf (stderr, "test-wire.c:%d: check failed: %s\n", line, what);
-  }
-}
-
-#define CHECK(cond) check ((cond), #cond, __LINE__)
 
 /* Compares n bytes and, on a mismatch, shows both byte strings. */
 static void
 check_bytes (const uint8_t *got, const void *want, size_t n,
              const char *what, int line)
 {
-  bool ok = memcmp (got, want, n) == 0;
-
-  check (ok, what, line);
-  if (!ok) {
+  if (!test_check_at (memcmp (got, want, n) == 0, __FILE__, line, "%s", what)) {
     fprintf (stderr, "  got: ");
     for (size_t i = 0; i < n; i++)
       fprintf (stderr, "%02x", got[i]);
@@ -1196,9 +1180,9 @@ fuzz_encoders (void)
 static void
 test_fuzz (void)
 {
-  unsigned before = failures;
+  unsigned before = test_failed;
 
-  for (unsigned i = 0; i < FUZZ_ITERATIONS && failures - before < 20; i++) {
+  for (unsigned i = 0; i < FUZZ_ITERATIONS && test_failed - before < 20; i++) {
     fuzz_payload_decoders ();
     fuzz_fixed_decoders ();
     if (i % 4 == 0)
@@ -1208,7 +1192,7 @@ test_fuzz (void)
   for (int d = 0; d < D_COUNT; d++) {
     printf ("fuzz %-17s accepted %7lu  rejected %7lu\n",
             decoder_names[d], accepted[d], rejected[d]);
-    check (accepted[d] > 0 && rejected[d] > 0, decoder_names[d], __LINE__);
+    CHECK_MSG (accepted[d] > 0 && rejected[d] > 0, "%s: every input accepted or every one rejected", decoder_names[d]);
   }
 }
 
@@ -1234,6 +1218,5 @@ main (void)
   test_names ();
   test_fuzz ();
 
-  printf ("%u checks, %u failed\n", checks, failures);
-  return failures ? 1 : 0;
+  return test_exit ();
 }
