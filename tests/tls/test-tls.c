@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test.h"
 #include "transport/tls.h"
 #include "transport/transport.h"
 
@@ -49,18 +50,9 @@
 #define DISK_SIZE (1024 * 1024)
 #define TIMEOUT_MS 20000
 
-static int failures;
 static char tmpdir[64];
 static pid_t servers[4];
 static int nservers;
-
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      fprintf (stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
 
 /* Check a failed wrap/handshake: its errno, and a message containing
  * want (when non-NULL). */
@@ -72,11 +64,11 @@ check_failure (int line, int err, const char *msg, int want_err,
                const char *want)
 {
   printf ("   -> err %d (%s), \"%s\"\n", err, strerror (err), msg);
+  test_count ();
   if (err != want_err || msg[0] == '\0'
       || (want != NULL && strstr (msg, want) == NULL)) {
-    fprintf (stderr, "FAIL %s:%d: wanted err %d (%s) and a message with \"%s\"\n",
-             __FILE__, line, want_err, strerror (want_err), want ? want : "");
-    failures++;
+    test_report (__FILE__, line, "wanted err %d (%s) and a message with \"%s\"",
+                 want_err, strerror (want_err), want ? want : "");
   }
 }
 
@@ -679,9 +671,9 @@ session (const char *sock, const struct nbdi_tls_config *cfg, int sndbuf,
     ok = size == DISK_SIZE;
   }
   if (ok) {
-    int before = failures;
+    unsigned before = test_failed;
     transfer (t, seed);
-    ok = failures == before;
+    ok = test_failed == before;
   }
   t->ops->close (t);
   return ok;
@@ -964,10 +956,5 @@ main (int argc, char **argv)
   else
     test_psk ();
 
-  if (failures) {
-    printf ("%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf ("all passed\n");
-  return 0;
+  return test_exit ();
 }

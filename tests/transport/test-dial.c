@@ -26,29 +26,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test.h"
 #include "transport/dial.h"
 #include "transport/transport.h"
 
-static int failures;
 static char tmpdir[256];
 
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      fprintf (stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
-
+/* A dialer check also shows the dialer's error. */
 #define CHECK_DIALER(d, cond)                                           \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      fprintf (stderr, "FAIL %s:%d: %s (err %d %s, what \"%s\")\n",     \
-               __FILE__, __LINE__, #cond, (d)->err,                     \
-               strerror ((d)->err), (d)->what);                         \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
+  CHECK_MSG ((cond), "%s (err %d %s, what \"%s\")", #cond, (d)->err,   \
+             strerror ((d)->err), (d)->what)
 
 static void
 section (const char *name)
@@ -218,8 +205,7 @@ finish (struct nbdi_dialer *d, int r)
     struct pollfd p = { .fd = d->fd, .events = POLLOUT };
 
     if (poll (&p, 1, 10000) != 1) {
-      fprintf (stderr, "FAIL: connect did not finish in 10s\n");
-      failures++;
+      test_report (__FILE__, __LINE__, "connect did not finish in 10s");
       return -1;
     }
     r = nbdi_dial_continue (d);
@@ -420,8 +406,7 @@ check_peer_is (int fd, const char *ip)
   CHECK (getnameinfo ((struct sockaddr *) &ss, len, host, sizeof host,
                       NULL, 0, NI_NUMERICHOST) == 0);
   if (strcmp (host, ip) != 0) {
-    fprintf (stderr, "FAIL: connected to %s, expected %s\n", host, ip);
-    failures++;
+    test_report (__FILE__, __LINE__, "connected to %s, expected %s", host, ip);
   }
 }
 
@@ -1075,14 +1060,7 @@ main (void)
   printf ("== open fds: %d before, %d after\n", fds_before, fds_after);
   CHECK (fds_before == fds_after);
 
-  if (rmdir (tmpdir) == -1) {
-    fprintf (stderr, "FAIL: temporary directory not empty: %s\n", tmpdir);
-    failures++;
-  }
-  if (failures) {
-    fprintf (stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf ("all dialer checks passed\n");
-  return 0;
+  if (rmdir (tmpdir) == -1)
+    test_report (__FILE__, __LINE__, "temporary directory not empty: %s", tmpdir);
+  return test_exit ();
 }
