@@ -57,6 +57,9 @@ free_metas (struct nbdi_engine *e)
   e->nr_metas = 0;
 }
 
+/* The public state alone, with no phase change and no trace: only for
+ * the mask below, which nbd_close applies (when the debug hook may be
+ * gone), not a transition of the protocol. */
 static void
 publish (struct nbdi_engine *e, enum nbdi_state state)
 {
