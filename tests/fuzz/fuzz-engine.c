@@ -13,6 +13,7 @@
  * Iteration I of seed N is the same bytes as in fuzz-server (the same
  * scenario and mutations); a crash prints the iteration, replayed alone
  * with --seed N --only I --no-corpus --dump. */
+#include "fz-cli.h"
 #include "fz-corpus.h"
 #include "fz-engine.h"
 
@@ -20,12 +21,11 @@
 #include <signal.h>
 #include <time.h>
 
-static struct {
-  bool dump, verbose;
-  uint64_t seed;
-  double time_budget;
-  uint64_t max_count;        /* 0, or the largest command length */
-} opt = { .seed = 0x5eed2024, .time_budget = 20 };
+static struct fz_cli cli = {
+  .seed = 0x5eed2024, .iterations = 200000, .time_budget = 20, .only = ULONG_MAX,
+  .do_corpus = true, .do_random = true,
+};
+static uint64_t max_count;      /* 0, or the largest command length */
 
 
 /* SIGINT or SIGTERM ends the random part after the current iteration,
@@ -55,11 +55,11 @@ run_corpus_case (size_t i, struct fz_stats *st)
   snprintf (it->label, sizeof it->label, "corpus %s", fz_corpus[i].name);
   fz_corpus_prepare (it, i);
   it->time_limit_ms = 10000;
-  it->srv.dump = opt.dump;
-  it->verbose = opt.verbose;
+  it->srv.dump = cli.dump;
+  it->verbose = cli.verbose;
   fz_engine_run (it);
   fz_corpus_check (it, i);
-  if (opt.verbose || opt.dump)
+  if (cli.verbose || cli.dump)
     fprintf (stderr, "%-50s ready=%d end=%s\n", it->label, it->reached_ready,
              it->end_state);
   if (it->failures)
@@ -74,23 +74,23 @@ run_random (unsigned long i, struct fz_stats *st)
 {
   struct fz_iter *it = calloc (1, sizeof *it);
 
-  snprintf (it->label, sizeof it->label, "seed %#" PRIx64 " iteration %lu", opt.seed, i);
+  snprintf (it->label, sizeof it->label, "seed %#" PRIx64 " iteration %lu", cli.seed, i);
   it->id = i;
-  it->rng.s = fz_seed_for (opt.seed, i);
+  it->rng.s = fz_seed_for (cli.seed, i);
   fz_random_setup (it);
   fz_random_mutations (it);
   /* --max-count: the same scenario with shorter commands, for speed
    * (most of an iteration's time is spent making and checking data). */
-  for (int k = 0; opt.max_count && k < it->ncmds; k++)
-    if (it->cmds[k].count > opt.max_count)
-      it->cmds[k].count = 1 + it->cmds[k].count % opt.max_count;
+  for (int k = 0; max_count && k < it->ncmds; k++)
+    if (it->cmds[k].count > max_count)
+      it->cmds[k].count = 1 + it->cmds[k].count % max_count;
   it->time_limit_ms = 10000;
-  it->srv.dump = opt.dump;
-  it->verbose = opt.verbose;
+  it->srv.dump = cli.dump;
+  it->verbose = cli.verbose;
   fz_engine_run (it);
   if (it->failures)
     fprintf (stderr, "  -> reproduce with: fuzz-engine --seed %#" PRIx64
-             " --only %lu --no-corpus --dump --verbose\n", opt.seed, i);
+             " --only %lu --no-corpus --dump --verbose\n", cli.seed, i);
   fz_account (st, it);
   free (it);
 }
@@ -106,75 +106,56 @@ print_stats (const char *what, const struct fz_stats *st, double wall, double cp
           st->unmutated, st->mutations, st->hung, st->failed);
 }
 
-static void
-usage (FILE *f, const char *prog)
+/* This program's own option. */
+static bool
+take_own_option (int argc, char *argv[], int *i)
 {
-  fprintf (f, "usage: %s [--seed N] [--iterations N] [--time S] [--only I]\n"
-           "       [--case NAME|list] [--no-corpus] [--no-random] [--max-count N]\n"
-           "       [--dump] [--verbose]\n",
-           prog);
+  if (strcmp (argv[*i], "--max-count") == 0 && *i + 1 < argc) {
+    max_count = strtoull (argv[++*i], NULL, 0);
+    return true;
+  }
+  return false;
 }
 
 int
 main (int argc, char *argv[])
 {
-  unsigned long iterations = 200000, only = ULONG_MAX;
-  const char *only_case = NULL;
-  bool do_corpus = true, do_random = true;
+  int status = fz_cli_parse (&cli, argc, argv, take_own_option, "[--max-count N]");
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp (a, "--seed") == 0 && v) { opt.seed = strtoull (v, NULL, 0); i++; }
-    else if (strcmp (a, "--iterations") == 0 && v) { iterations = strtoul (v, NULL, 0); i++; }
-    else if (strcmp (a, "--time") == 0 && v) { opt.time_budget = strtod (v, NULL); i++; }
-    else if (strcmp (a, "--only") == 0 && v) { only = strtoul (v, NULL, 0); i++; }
-    else if (strcmp (a, "--case") == 0 && v) { only_case = v; do_random = false; i++; }
-    else if (strcmp (a, "--no-corpus") == 0) do_corpus = false;
-    else if (strcmp (a, "--no-random") == 0) do_random = false;
-    else if (strcmp (a, "--max-count") == 0 && v) { opt.max_count = strtoull (v, NULL, 0); i++; }
-    else if (strcmp (a, "--dump") == 0) opt.dump = true;
-    else if (strcmp (a, "--verbose") == 0) opt.verbose = true;
-    else if (strcmp (a, "--help") == 0) { usage (stdout, argv[0]); return 0; }
-    else { usage (stderr, argv[0]); return 2; }
-  }
-  if (only_case && strcmp (only_case, "list") == 0) {
-    for (size_t k = 0; k < fz_corpus_count; k++)
-      printf ("%s\n", fz_corpus[k].name);
-    return 0;
-  }
+  if (status >= 0)
+    return status;
   setvbuf (stdout, NULL, _IOLBF, 0);
   fz_install_crash_handler ();
   signal (SIGINT, request_stop);
   signal (SIGTERM, request_stop);
 
-  if (do_corpus) {
+  if (cli.do_corpus) {
     struct fz_stats st = { 0 };
     int64_t t0 = fz_now_ms ();
     double c0 = cpu_seconds ();
     size_t found = 0;
     for (size_t k = 0; k < fz_corpus_count; k++)
-      if (only_case == NULL || strcmp (only_case, fz_corpus[k].name) == 0) {
+      if (cli.only_case == NULL || strcmp (cli.only_case, fz_corpus[k].name) == 0) {
         run_corpus_case (k, &st);
         found++;
       }
-    if (only_case && found == 0) {
-      fprintf (stderr, "no corpus case %s (try --case list)\n", only_case);
+    if (cli.only_case && found == 0) {
+      fprintf (stderr, "no corpus case %s (try --case list)\n", cli.only_case);
       return 2;
     }
     print_stats ("corpus", &st, (fz_now_ms () - t0) / 1000.0, cpu_seconds () - c0);
   }
-  if (do_random) {
+  if (cli.do_random) {
     struct fz_stats st = { 0 };
     int64_t t0 = fz_now_ms ();
     double c0 = cpu_seconds ();
     bool out_of_time = false;
-    if (only != ULONG_MAX)
-      run_random (only, &st);
+    if (cli.only != ULONG_MAX)
+      run_random (cli.only, &st);
     else
-      for (unsigned long i = 0; i < iterations; i++) {
+      for (unsigned long i = 0; i < cli.iterations; i++) {
         if (stop_requested
-            || ((i & 63) == 0 && (fz_now_ms () - t0) > opt.time_budget * 1000)) {
+            || ((i & 63) == 0 && (fz_now_ms () - t0) > cli.time_budget * 1000)) {
           out_of_time = true;
           break;
         }
@@ -183,7 +164,7 @@ main (int argc, char *argv[])
     if (out_of_time)
       printf ("%s\n", stop_requested ? "stopped by a signal"
               : "time budget reached");
-    printf ("seed %#" PRIx64 ": ", opt.seed);
+    printf ("seed %#" PRIx64 ": ", cli.seed);
     print_stats ("random", &st, (fz_now_ms () - t0) / 1000.0, cpu_seconds () - c0);
   }
   return test_exit ();

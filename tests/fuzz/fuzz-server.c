@@ -30,6 +30,7 @@
  * Items run in forked children (see supervise): a crash or a sanitizer
  * report costs one item, which is named with the command that replays it.
  */
+#include "fz-cli.h"
 #include "fz-client.h"
 #include "fz-corpus.h"
 
@@ -56,15 +57,18 @@ struct shared {
 
 enum item_kind { K_CORPUS, K_RANDOM };
 
+static struct fz_cli cli = {
+  .seed = 0x5eed2024, .iterations = 20000, .time_budget = 20, .only = ULONG_MAX,
+  .do_corpus = true, .do_random = true,
+};
+
 static struct {
-  bool dump, verbose, fork;
-  uint64_t seed;
-  double time_budget;
+  bool fork;
   int64_t t0;
   unsigned alarm_s;
   struct shared *sh;
   unsigned crashes;          /* seen by the parent */
-} opt = { .fork = true, .seed = 0x5eed2024, .time_budget = 20, .alarm_s = 30 };
+} opt = { .fork = true, .alarm_s = 30 };
 
 static void
 item_label (enum item_kind k, long i, char *buf, size_t n)
@@ -72,7 +76,7 @@ item_label (enum item_kind k, long i, char *buf, size_t n)
   if (k == K_CORPUS)
     snprintf (buf, n, "corpus %s", fz_corpus[i].name);
   else
-    snprintf (buf, n, "seed %#" PRIx64 " iteration %ld", opt.seed, i);
+    snprintf (buf, n, "seed %#" PRIx64 " iteration %ld", cli.seed, i);
 }
 
 static void
@@ -81,7 +85,7 @@ item_repro (enum item_kind k, long i, char *buf, size_t n)
   if (k == K_CORPUS)
     snprintf (buf, n, "--case %s", fz_corpus[i].name);
   else
-    snprintf (buf, n, "--seed %#" PRIx64 " --only %ld --no-corpus", opt.seed, i);
+    snprintf (buf, n, "--seed %#" PRIx64 " --only %ld --no-corpus", cli.seed, i);
 }
 
 static void
@@ -95,17 +99,17 @@ run_item (enum item_kind k, long i)
     fz_corpus_prepare (it, i);
   else {
     it->id = i;
-    it->rng.s = fz_seed_for (opt.seed, i);
+    it->rng.s = fz_seed_for (cli.seed, i);
     fz_random_setup (it);
     fz_random_mutations (it);
   }
   it->time_limit_ms = 10000;
-  it->srv.dump = opt.dump;
-  it->verbose = opt.verbose;
+  it->srv.dump = cli.dump;
+  it->verbose = cli.verbose;
   fz_run (it);
   if (k == K_CORPUS)
     fz_corpus_check (it, i);
-  if (k == K_CORPUS && (opt.verbose || opt.dump))
+  if (k == K_CORPUS && (cli.verbose || cli.dump))
     fprintf (stderr, "%-50s ready=%d end=%s\n", it->label, it->reached_ready,
              it->end_state);
   fz_account (&opt.sh->st, it);
@@ -122,7 +126,7 @@ static long
 run_items (enum item_kind k, long first, long last, bool timed)
 {
   for (long i = first; i < last; i++) {
-    if (timed && (fz_now_ms () - opt.t0) > opt.time_budget * 1000) {
+    if (timed && (fz_now_ms () - opt.t0) > cli.time_budget * 1000) {
       opt.sh->out_of_time = true;
       return i;
     }
@@ -276,44 +280,25 @@ print_stats (const char *what, const struct fz_stats *st, double secs)
           st->mutations, st->hung, st->failed);
 }
 
+/* This program's own option. */
+static bool
+take_own_option (int argc, char *argv[], int *i)
+{
+  (void) argc;
+  if (strcmp (argv[*i], "--no-fork") == 0) {
+    opt.fork = false;
+    return true;
+  }
+  return false;
+}
+
 int
 main (int argc, char *argv[])
 {
-  unsigned long iterations = 20000, only = ULONG_MAX;
-  const char *only_case = NULL;
-  bool do_corpus = true, do_random = true;
+  int status = fz_cli_parse (&cli, argc, argv, take_own_option, "[--no-fork]");
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp (a, "--seed") == 0 && v) { opt.seed = strtoull (v, NULL, 0); i++; }
-    else if (strcmp (a, "--iterations") == 0 && v) { iterations = strtoul (v, NULL, 0); i++; }
-    else if (strcmp (a, "--time") == 0 && v) { opt.time_budget = strtod (v, NULL); i++; }
-    else if (strcmp (a, "--only") == 0 && v) { only = strtoul (v, NULL, 0); i++; }
-    else if (strcmp (a, "--case") == 0 && v) { only_case = v; do_random = false; i++; }
-    else if (strcmp (a, "--no-corpus") == 0) do_corpus = false;
-    else if (strcmp (a, "--no-random") == 0) do_random = false;
-    else if (strcmp (a, "--no-fork") == 0) opt.fork = false;
-    else if (strcmp (a, "--dump") == 0) opt.dump = true;
-    else if (strcmp (a, "--verbose") == 0) opt.verbose = true;
-    else if (strcmp (a, "--help") == 0) {
-      printf ("usage: %s [--seed N] [--iterations N] [--time S] [--only I]\n"
-              "       [--case NAME|list] [--no-corpus] [--no-random] [--no-fork]\n"
-              "       [--dump] [--verbose]\n", argv[0]);
-      return 0;
-    }
-    else {
-      fprintf (stderr, "usage: %s [--seed N] [--iterations N] [--time S] [--only I]\n"
-               "       [--case NAME|list] [--no-corpus] [--no-random] [--no-fork]\n"
-               "       [--dump] [--verbose]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (only_case && strcmp (only_case, "list") == 0) {
-    for (size_t k = 0; k < fz_corpus_count; k++)
-      printf ("%s\n", fz_corpus[k].name);
-    return 0;
-  }
+  if (status >= 0)
+    return status;
   setvbuf (stdout, NULL, _IOLBF, 0);
   fz_install_crash_handler ();
   opt.sh = mmap (NULL, sizeof *opt.sh, PROT_READ | PROT_WRITE,
@@ -323,17 +308,17 @@ main (int argc, char *argv[])
     return 99;
   }
   /* A lone item runs in this process: simplest under a debugger. */
-  if (only_case || only != ULONG_MAX)
+  if (cli.only_case || cli.only != ULONG_MAX)
     opt.fork = false;
 
-  if (do_corpus) {
+  if (cli.do_corpus) {
     long first = 0, last = (long) fz_corpus_count;
-    if (only_case) {
+    if (cli.only_case) {
       for (first = 0; first < (long) fz_corpus_count; first++)
-        if (strcmp (only_case, fz_corpus[first].name) == 0)
+        if (strcmp (cli.only_case, fz_corpus[first].name) == 0)
           break;
       if (first == (long) fz_corpus_count) {
-        fprintf (stderr, "no corpus case %s (try --case list)\n", only_case);
+        fprintf (stderr, "no corpus case %s (try --case list)\n", cli.only_case);
         return 2;
       }
       last = first + 1;
@@ -344,17 +329,17 @@ main (int argc, char *argv[])
     print_stats ("corpus", &opt.sh->st, (fz_now_ms () - opt.t0) / 1000.0);
   }
 
-  if (do_random) {
+  if (cli.do_random) {
     opt.t0 = fz_now_ms ();
     opt.sh->st = (struct fz_stats) { 0 };
     opt.sh->out_of_time = false;
-    if (only != ULONG_MAX)
-      supervise (K_RANDOM, only, only + 1, false);
+    if (cli.only != ULONG_MAX)
+      supervise (K_RANDOM, cli.only, cli.only + 1, false);
     else
-      supervise (K_RANDOM, 0, iterations, true);
+      supervise (K_RANDOM, 0, cli.iterations, true);
     if (opt.sh->out_of_time)
-      printf ("time budget of %.0f s reached\n", opt.time_budget);
-    printf ("seed %#" PRIx64 ": ", opt.seed);
+      printf ("time budget of %.0f s reached\n", cli.time_budget);
+    printf ("seed %#" PRIx64 ": ", cli.seed);
     print_stats ("random", &opt.sh->st, (fz_now_ms () - opt.t0) / 1000.0);
   }
   test_checks += opt.sh->checks;
