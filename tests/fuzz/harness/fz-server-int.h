@@ -5,7 +5,8 @@
 
 #include "fz-server.h"
 
-/* Queue one message, after the hook and any mutations aimed at it. */
+/* Queue one message, after the hook and any mutations aimed at it; its
+ * bytes move out of m->b (left empty, for the caller to free). */
 void fz_srv_emit (struct fz_srv *s, struct fz_msg *m);
 
 /* Stop answering; why is printed with --dump. */

@@ -126,6 +126,19 @@ fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n)
 }
 
 void
+fz_buf_take (struct fz_buf *dst, struct fz_buf *src)
+{
+  if (dst->len == 0) {
+    struct fz_buf empty = *dst;
+    *dst = *src;
+    *src = empty;
+  }
+  else
+    fz_buf_add (dst, src->p, src->len);
+  src->len = 0;
+}
+
+void
 fz_buf_free (struct fz_buf *b)
 {
   if (b->p && pool_len < POOL_SIZE)

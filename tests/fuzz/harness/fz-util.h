@@ -38,6 +38,10 @@ void fz_buf_add32 (struct fz_buf *b, uint32_t v);
 void fz_buf_add64 (struct fz_buf *b, uint64_t v);
 void fz_buf_addstr (struct fz_buf *b, const char *s);
 void fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n);
+/* Append src's bytes to dst and leave src empty: when dst is empty the
+ * two buffers trade places, so that a large message is queued without
+ * being copied. */
+void fz_buf_take (struct fz_buf *dst, struct fz_buf *src);
 void fz_buf_free (struct fz_buf *b);
 
 /* A buffer of exactly n bytes for slot (< FZ_EXACT_SLOTS), valid until
