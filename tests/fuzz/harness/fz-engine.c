@@ -534,9 +534,9 @@ drive (struct fz_iter *it)
       continue;
     }
     if (!s->closed) {
-      if (!gone (it) && s->state != S_GAVE_UP && s->in.len > s->in_off)
+      if (!gone (it) && fz_srv_partial_request (s) > 0)
         ICHECK (it, false, "stall: the client stopped sending in the middle of a "
-                "request (%zu bytes of it received; state %s)", s->in.len - s->in_off,
+                "request (%zu bytes of it received; state %s)", fz_srv_partial_request (s),
                 nbdi_state_name (state_of (it)));
       fz_srv_hang_up (s);
       continue;

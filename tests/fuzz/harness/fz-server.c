@@ -171,6 +171,29 @@ fz_srv_give_up (struct fz_srv *s, const char *why)
   s->state = S_GAVE_UP;
 }
 
+/* A request has arrived whole: answer it, or keep it to answer in a
+ * shuffled batch. */
+static void
+fz_srv_request (struct fz_srv *s, const struct fz_req *r)
+{
+  s->nreq_seen++;
+  if (r->type == W_CMD_DISC) {
+    fz_srv_flush_pending (s);
+    fz_srv_give_up (s, "disconnect");
+    s->close_when_flushed = true;
+    return;
+  }
+  if (s->cfg.reorder) {
+    if (s->npend == s->cappend) {
+      s->cappend = s->cappend ? 2 * s->cappend : 8;
+      s->pend = fz_xrealloc (s->pend, s->cappend * sizeof *s->pend);
+    }
+    s->pend[s->npend++] = *r;
+  }
+  else
+    fz_srv_answer (s, r);
+}
+
 /* Parse and answer every complete message in the n bytes at base;
  * returns how many bytes that was (all of them once the server gave
  * up). */
@@ -185,6 +208,18 @@ fz_srv_parse (struct fz_srv *s, const uint8_t *base, size_t n)
 
     if (s->state == S_GAVE_UP)
       return n;
+    if (s->skip) {
+      /* A request whose payload the server does not read: it is
+       * answered once the last byte is in, and not kept meanwhile. */
+      size_t k = avail < s->skip ? avail : s->skip;
+      used += k;
+      s->skip -= k;
+      s->skipped += k;
+      if (s->skip)
+        break;
+      fz_srv_request (s, &s->skip_req);
+      continue;
+    }
     if (s->state == S_FLAGS) {
       if (avail < 4)
         break;
@@ -234,6 +269,13 @@ fz_srv_parse (struct fz_srv *s, const uint8_t *base, size_t n)
       fz_srv_give_up (s, "payload too large");
       continue;
     }
+    if (avail < hlen + payload && r.type != W_CMD_BLOCK_STATUS) {
+      used += hlen;
+      s->skip_req = r;
+      s->skip = payload;
+      s->skipped = hlen;
+      continue;
+    }
     if (avail < hlen + payload)
       break;
     if (r.type == W_CMD_BLOCK_STATUS && payload) {
@@ -258,22 +300,7 @@ fz_srv_parse (struct fz_srv *s, const uint8_t *base, size_t n)
       }
     }
     used += hlen + payload;
-    s->nreq_seen++;
-    if (r.type == W_CMD_DISC) {
-      fz_srv_flush_pending (s);
-      fz_srv_give_up (s, "disconnect");
-      s->close_when_flushed = true;
-      continue;
-    }
-    if (s->cfg.reorder) {
-      if (s->npend == s->cappend) {
-        s->cappend = s->cappend ? 2 * s->cappend : 8;
-        s->pend = fz_xrealloc (s->pend, s->cappend * sizeof *s->pend);
-      }
-      s->pend[s->npend++] = r;
-    }
-    else
-      fz_srv_answer (s, &r);
+    fz_srv_request (s, &r);
   }
   return used;
 }
@@ -300,6 +327,14 @@ fz_srv_feed (struct fz_srv *s, const void *p, size_t n)
   fz_srv_flush_pending (s);
   if (s->in_off == s->in.len)
     s->in.len = s->in_off = 0;
+}
+
+size_t
+fz_srv_partial_request (const struct fz_srv *s)
+{
+  if (s->state == S_GAVE_UP)
+    return 0;
+  return s->in.len - s->in_off + (s->skip ? s->skipped : 0);
 }
 
 /* The next piece of output to send: 0 when there is none (and then the

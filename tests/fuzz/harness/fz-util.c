@@ -96,24 +96,38 @@ fz_buf_addstr (struct fz_buf *b, const char *s)
 
 /* Each slot's memory; the buffer handed out is its last n bytes, moved
  * down to an 8-byte boundary (ASan poisons whole 8-byte granules, or
- * their ends), and every byte of the slot around it is poisoned. */
-static struct { uint8_t *p; size_t cap; } exact[FZ_EXACT_SLOTS];
+ * their ends), and every byte of the slot around it is poisoned.  Only
+ * the bytes of the buffer handed out before and of the new one change
+ * state, not the whole slot: a slot grows to the largest buffer ever
+ * asked, and marking all of it again for every command cost more than
+ * the command. */
+struct exact_slot {
+  uint8_t *p;
+  size_t cap;
+  size_t start, n;           /* the buffer handed out last */
+};
+static struct exact_slot exact[FZ_EXACT_SLOTS];
 
 uint8_t *
 fz_exact_buffer (int slot, size_t n)
 {
+  struct exact_slot *x = &exact[slot];
+
   if (n == 0)
     n = 1;
-  ASAN_UNPOISON_MEMORY_REGION (exact[slot].p, exact[slot].cap);
-  if (exact[slot].cap < n) {
-    free (exact[slot].p);
-    exact[slot].p = fz_xrealloc (NULL, n);
-    exact[slot].cap = n;
+  if (x->cap < n) {
+    ASAN_UNPOISON_MEMORY_REGION (x->p, x->cap);
+    free (x->p);
+    x->p = fz_xrealloc (NULL, n);
+    x->cap = n;
+    x->start = 0;
+    x->n = n;                  /* all of it unpoisoned, as malloc left it */
   }
-  size_t start = (exact[slot].cap - n) & ~(size_t) 7;
-  ASAN_POISON_MEMORY_REGION (exact[slot].p, start);
-  ASAN_POISON_MEMORY_REGION (exact[slot].p + start + n, exact[slot].cap - start - n);
-  return exact[slot].p + start;
+  ASAN_POISON_MEMORY_REGION (x->p + x->start, x->n);
+  x->start = (x->cap - n) & ~(size_t) 7;
+  x->n = n;
+  ASAN_UNPOISON_MEMORY_REGION (x->p + x->start, n);
+  return x->p + x->start;
 }
 
 void
