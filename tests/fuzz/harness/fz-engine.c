@@ -550,7 +550,10 @@ drive (struct fz_iter *it)
   }
   it->ended_dead = state_of (it) == NBDI_STATE_DEAD;
   it->ended_closed = state_of (it) == NBDI_STATE_CLOSED;
-  snprintf (it->end_state, sizeof it->end_state, "%s", nbdi_state_name (state_of (it)));
+  const char *name = nbdi_state_name (state_of (it));
+  size_t n = strnlen (name, sizeof it->end_state - 1);
+  memcpy (it->end_state, name, n);
+  it->end_state[n] = '\0';
 }
 
 static void

@@ -32,6 +32,8 @@ struct fz_buf {
 
 /* Append n bytes (uninitialised) and return where they start. */
 uint8_t *fz_buf_grow (struct fz_buf *b, size_t n);
+/* Make room for n more bytes without adding them. */
+void fz_buf_reserve (struct fz_buf *b, size_t n);
 void fz_buf_add (struct fz_buf *b, const void *d, size_t n);
 void fz_buf_add16 (struct fz_buf *b, uint16_t v);
 void fz_buf_add32 (struct fz_buf *b, uint32_t v);
