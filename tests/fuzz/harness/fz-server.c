@@ -109,11 +109,34 @@ fz_srv_expected (const struct fz_srv *s, uint64_t cookie)
 /* Queue one message, after the hook and any mutations aimed at it; its
  * bytes move out of m->b. */
 void
+fz_srv_begin (struct fz_srv *s, struct fz_msg *m, size_t len)
+{
+  bool targeted = false;
+
+  for (int i = 0; i < s->nmuts; i++)
+    if (s->muts[i].target == s->nmsgs)
+      targeted = true;
+  if (!targeted && !s->muted && !s->tamper && !s->capture && !s->dump
+      && m->b.p == NULL) {
+    m->b = s->out;
+    s->out = (struct fz_buf) { 0 };
+    m->in_output = true;
+  }
+  fz_buf_reserve (&m->b, len);
+}
+
+void
 fz_srv_emit (struct fz_srv *s, struct fz_msg *m)
 {
   m->index = s->nmsgs++;
   m->copies = 1;
   m->close_after = false;
+  if (m->in_output) {
+    s->out = m->b;
+    m->b = (struct fz_buf) { 0 };
+    m->in_output = false;
+    return;
+  }
   if (s->muted)
     return;
   if (s->tamper)

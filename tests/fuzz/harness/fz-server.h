@@ -52,6 +52,9 @@ struct fz_msg {
   /* Set by a hook: */
   int copies;                /* 1 normally; 0 drops, 2 duplicates */
   bool close_after;          /* hang up after this message */
+  /* Set by fz_srv_begin: b is the server's output, the message being
+   * written at its end (nothing is to change it on its way out). */
+  bool in_output;
 };
 
 struct fz_srv;

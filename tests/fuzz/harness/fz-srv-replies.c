@@ -10,13 +10,13 @@
 /* A simple reply's header, with room for len bytes of payload, which
  * the caller appends to m->b before fz_srv_emit. */
 static struct fz_msg
-fz_simple_begin (const struct fz_req *r, uint32_t err, size_t len)
+fz_simple_begin (struct fz_srv *s, const struct fz_req *r, uint32_t err, size_t len)
 {
   struct fz_msg m = {
     .kind = FM_SIMPLE_REPLY, .cmd = r->type, .cookie = r->cookie,
     .req_offset = r->offset, .req_count = r->count, .hdr_len = 16,
   };
-  fz_buf_reserve (&m.b, 16 + len);
+  fz_srv_begin (s, &m, 16 + len);
   fz_buf_add32 (&m.b, W_SIMPLE_MAGIC);
   fz_buf_add32 (&m.b, err);
   fz_buf_add64 (&m.b, r->cookie);
@@ -33,14 +33,14 @@ fz_send (struct fz_srv *s, struct fz_msg *m)
 static void
 fz_simple (struct fz_srv *s, const struct fz_req *r, uint32_t err)
 {
-  struct fz_msg m = fz_simple_begin (r, err, 0);
+  struct fz_msg m = fz_simple_begin (s, r, err, 0);
   fz_send (s, &m);
 }
 
 /* A chunk's header for a payload of len bytes, which the caller appends
  * to m->b before fz_srv_emit (read data is made in place, not copied). */
 static struct fz_msg
-fz_chunk_begin (const struct fz_srv *s, const struct fz_req *r, uint16_t flags,
+fz_chunk_begin (struct fz_srv *s, const struct fz_req *r, uint16_t flags,
                 uint16_t type, size_t len)
 {
   struct fz_msg m = {
@@ -48,7 +48,7 @@ fz_chunk_begin (const struct fz_srv *s, const struct fz_req *r, uint16_t flags,
     .cookie = r->cookie, .req_offset = r->offset, .req_count = r->count,
     .ext = s->ext, .hdr_len = s->ext ? 32 : 20,
   };
-  fz_buf_reserve (&m.b, m.hdr_len + len);
+  fz_srv_begin (s, &m, m.hdr_len + len);
   if (s->ext) {
     fz_buf_add32 (&m.b, W_EXT_REPLY_MAGIC);
     fz_buf_add16 (&m.b, flags);
@@ -121,7 +121,7 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
   uint64_t off = r->offset, cnt = r->count;
 
   if (!fz_srv_structured (s)) {
-    struct fz_msg m = fz_simple_begin (r, 0, cnt);
+    struct fz_msg m = fz_simple_begin (s, r, 0, cnt);
     fz_disk_fill (fz_buf_grow (&m.b, cnt), off, cnt);
     fz_send (s, &m);
     fz_srv_expect (s, r->cookie, 0);
