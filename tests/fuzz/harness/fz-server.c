@@ -89,7 +89,10 @@ fz_disk_mismatch (const uint8_t *p, uint64_t off, size_t n)
 void
 fz_srv_expect (struct fz_srv *s, uint64_t cookie, int err)
 {
-  s->expect = fz_xrealloc (s->expect, (s->nexpect + 1) * sizeof *s->expect);
+  if (s->nexpect == s->capexpect) {
+    s->capexpect = s->capexpect ? 2 * s->capexpect : 8;
+    s->expect = fz_xrealloc (s->expect, s->capexpect * sizeof *s->expect);
+  }
   s->expect[s->nexpect].cookie = cookie;
   s->expect[s->nexpect].err = err;
   s->nexpect++;

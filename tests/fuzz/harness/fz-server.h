@@ -137,7 +137,7 @@ struct fz_srv {
   struct fz_req *pend;
   size_t npend, cappend;
   struct { uint64_t cookie; int err; } *expect;
-  size_t nexpect;
+  size_t nexpect, capexpect;
   size_t nreq_seen;
   bool dump;
 };

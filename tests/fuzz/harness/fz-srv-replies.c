@@ -129,10 +129,12 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
   }
 
   /* Pieces: runs of equal zero-ness, cut at 4 KiB (split) or not at all. */
-  struct piece { uint64_t off, len; bool zero; } *pc = NULL;
+  struct piece { uint64_t off, len; bool zero; } *pc;
   size_t np = 0;
   bool df = r->flags & W_CF_DF;
   bool split = (s->cfg.split || s->cfg.holes) && !df;
+  /* At most one piece per 4 KiB block touched: allocated once. */
+  pc = fz_xrealloc (NULL, (split ? (cnt >> 12) + 2 : 1) * sizeof *pc);
   for (uint64_t o = off; o < off + cnt;) {
     uint64_t end = split ? ((o >> 12) + 1) << 12 : off + cnt;
     if (end > off + cnt)
@@ -140,10 +142,8 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
     bool zero = split && fz_is_zero_region (o);
     if (np && split && pc[np - 1].zero == zero && !s->cfg.split)
       pc[np - 1].len += end - o;
-    else {
-      pc = fz_xrealloc (pc, (np + 1) * sizeof *pc);
+    else
       pc[np++] = (struct piece) { o, end - o, zero };
-    }
     o = end;
   }
   /* Any order will do (unless DF). */
