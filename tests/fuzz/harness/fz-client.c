@@ -452,10 +452,10 @@ fz_drive (struct fz_iter *it)
       /* A request the client began to send must be finished, whatever
        * the server said: if its rest is not coming, the client stalls
        * (a real server would wait for it for ever). */
-      if (!fz_gone (h) && s->state != S_GAVE_UP && s->in.len > s->in_off)
+      if (!fz_gone (h) && fz_srv_partial_request (s) > 0)
         ICHECK (it, false, "stall: the client stopped sending in the middle of a "
                 "request (%zu bytes of it received; phase %s, state %s, "
-                "direction %u, in flight %d)", s->in.len - s->in_off,
+                "direction %u, in flight %d)", fz_srv_partial_request (s),
                 fz_phase_name[t], nbd_connection_state (h),
                 nbd_aio_get_direction (h), nbd_aio_in_flight (h));
       fz_srv_hang_up (s);

@@ -35,7 +35,9 @@ static char fz_current[160];
 void
 fz_set_current (const char *label)
 {
-  snprintf (fz_current, sizeof fz_current, "%s", label);
+  size_t n = strnlen (label, sizeof fz_current - 1);   /* every iteration: no printf */
+  memcpy (fz_current, label, n);
+  fz_current[n] = '\0';
 }
 
 static void

@@ -397,39 +397,62 @@ actions (struct fz_iter *it, enum phase t, bool *progress)
   return T_END;
 }
 
-/* Server to engine: take the server's next piece into transit, then give
- * the engine what it plans to receive.  Returns whether bytes moved. */
+/* Copy from src (n bytes) to where the engine's rx plan asks, as long
+ * as it asks; returns how many bytes it took. */
+static size_t
+give_engine (struct nbdi_engine *e, const uint8_t *src, size_t n)
+{
+  size_t taken = 0;
+
+  while (taken < n) {
+    struct iovec iov[4];
+    int k = nbdi_engine_rx_plan (e, iov, 4, NULL);
+    size_t done = 0;
+    if (k <= 0)
+      break;
+    for (int i = 0; i < k && taken + done < n; i++) {
+      size_t len = iov[i].iov_len < n - taken - done ? iov[i].iov_len : n - taken - done;
+      memcpy (iov[i].iov_base, src + taken + done, len);
+      done += len;
+    }
+    if (done == 0)
+      break;
+    taken += done;
+    if (nbdi_engine_rx_done (e, done) == -1)
+      break;
+  }
+  return taken;
+}
+
+/* Server to engine: the server's next piece joins what is in transit
+ * (the socket's receive queue), and the engine takes what its rx plan
+ * asks for.  When nothing waits before it the piece is read straight
+ * from the server's output (which stays put until the server is fed
+ * again), and only what the engine leaves is copied into transit.
+ * Returns whether bytes moved. */
 static bool
 server_to_engine (struct fz_iter *it)
 {
   struct fz_engine *d = it->driver;
   struct fz_srv *s = &it->srv;
-  const uint8_t *p;
+  const uint8_t *p = NULL;
   size_t piece = fz_srv_next_out (s, &p);
   bool moved = false;
 
   if (piece) {
-    fz_buf_add (&d->transit, p, piece);
     fz_srv_sent (s, piece);
     moved = true;
   }
-  while (d->transit.len > d->transit_off) {
-    struct iovec iov[4];
-    int n = nbdi_engine_rx_plan (d->e, iov, 4, NULL);
-    size_t avail = d->transit.len - d->transit_off, done = 0;
-    if (n <= 0)
-      break;
-    for (int i = 0; i < n && done < avail; i++) {
-      size_t k = iov[i].iov_len < avail - done ? iov[i].iov_len : avail - done;
-      memcpy (iov[i].iov_base, d->transit.p + d->transit_off + done, k);
-      done += k;
-    }
-    if (done == 0)
-      break;
-    d->transit_off += done;
-    moved = true;
-    if (nbdi_engine_rx_done (d->e, done) == -1)
-      break;
+  if (d->transit.len > d->transit_off) {
+    fz_buf_add (&d->transit, p, piece);
+    size_t taken = give_engine (d->e, d->transit.p + d->transit_off,
+                                d->transit.len - d->transit_off);
+    d->transit_off += taken;
+    moved |= taken > 0;
+  }
+  else if (piece) {
+    size_t taken = give_engine (d->e, p, piece);
+    fz_buf_add (&d->transit, p + taken, piece - taken);
   }
   if (d->transit_off == d->transit.len)
     d->transit.len = d->transit_off = 0;
@@ -511,9 +534,9 @@ drive (struct fz_iter *it)
       continue;
     }
     if (!s->closed) {
-      if (!gone (it) && s->state != S_GAVE_UP && s->in.len > s->in_off)
+      if (!gone (it) && fz_srv_partial_request (s) > 0)
         ICHECK (it, false, "stall: the client stopped sending in the middle of a "
-                "request (%zu bytes of it received; state %s)", s->in.len - s->in_off,
+                "request (%zu bytes of it received; state %s)", fz_srv_partial_request (s),
                 nbdi_state_name (state_of (it)));
       fz_srv_hang_up (s);
       continue;
@@ -527,7 +550,10 @@ drive (struct fz_iter *it)
   }
   it->ended_dead = state_of (it) == NBDI_STATE_DEAD;
   it->ended_closed = state_of (it) == NBDI_STATE_CLOSED;
-  snprintf (it->end_state, sizeof it->end_state, "%s", nbdi_state_name (state_of (it)));
+  const char *name = nbdi_state_name (state_of (it));
+  size_t n = strnlen (name, sizeof it->end_state - 1);
+  memcpy (it->end_state, name, n);
+  it->end_state[n] = '\0';
 }
 
 static void

@@ -5,8 +5,16 @@
 
 #include "fz-server.h"
 
-/* Queue one message, after the hook and any mutations aimed at it. */
+/* Queue one message, after the hook and any mutations aimed at it; its
+ * bytes move out of m->b (left empty, for the caller to free). */
 void fz_srv_emit (struct fz_srv *s, struct fz_msg *m);
+
+/* Make room in m->b for the len bytes of a message about to be built.
+ * When no hook, mutation, capture or dump is to see it, m->b becomes
+ * the server's output itself and the message is written straight at
+ * its end (fz_srv_emit puts it back): a read's data is made where it is
+ * sent from. */
+void fz_srv_begin (struct fz_srv *s, struct fz_msg *m, size_t len);
 
 /* Stop answering; why is printed with --dump. */
 void fz_srv_give_up (struct fz_srv *s, const char *why);

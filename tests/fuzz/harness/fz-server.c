@@ -68,8 +68,18 @@ size_t
 fz_disk_mismatch (const uint8_t *p, uint64_t off, size_t n)
 {
   const uint8_t *t = disk_table_at (off, n);
-  if (t && memcmp (p, t, n) == 0)
-    return n;
+  if (t) {
+    /* Damaged data is common: find the first wrong byte block by block
+     * (the first memcmp also checks the whole range under ASan). */
+    size_t i = 0;
+    if (memcmp (p, t, n) == 0)
+      return n;
+    while (n - i > 64 && memcmp (p + i, t + i, 64) == 0)
+      i += 64;
+    while (i < n && p[i] == t[i])
+      i++;
+    return i;
+  }
   for (size_t i = 0; i < n; i++)
     if (p[i] != disk_byte_at (off + i))
       return i;
@@ -79,7 +89,10 @@ fz_disk_mismatch (const uint8_t *p, uint64_t off, size_t n)
 void
 fz_srv_expect (struct fz_srv *s, uint64_t cookie, int err)
 {
-  s->expect = fz_xrealloc (s->expect, (s->nexpect + 1) * sizeof *s->expect);
+  if (s->nexpect == s->capexpect) {
+    s->capexpect = s->capexpect ? 2 * s->capexpect : 8;
+    s->expect = fz_xrealloc (s->expect, s->capexpect * sizeof *s->expect);
+  }
   s->expect[s->nexpect].cookie = cookie;
   s->expect[s->nexpect].err = err;
   s->nexpect++;
@@ -96,13 +109,37 @@ fz_srv_expected (const struct fz_srv *s, uint64_t cookie)
 }
 
 
-/* Queue one message, after the hook and any mutations aimed at it. */
+/* Queue one message, after the hook and any mutations aimed at it; its
+ * bytes move out of m->b. */
+void
+fz_srv_begin (struct fz_srv *s, struct fz_msg *m, size_t len)
+{
+  bool targeted = false;
+
+  for (int i = 0; i < s->nmuts; i++)
+    if (s->muts[i].target == s->nmsgs)
+      targeted = true;
+  if (!targeted && !s->muted && !s->tamper && !s->capture && !s->dump
+      && m->b.p == NULL) {
+    m->b = s->out;
+    s->out = (struct fz_buf) { 0 };
+    m->in_output = true;
+  }
+  fz_buf_reserve (&m->b, len);
+}
+
 void
 fz_srv_emit (struct fz_srv *s, struct fz_msg *m)
 {
   m->index = s->nmsgs++;
   m->copies = 1;
   m->close_after = false;
+  if (m->in_output) {
+    s->out = m->b;
+    m->b = (struct fz_buf) { 0 };
+    m->in_output = false;
+    return;
+  }
   if (s->muted)
     return;
   if (s->tamper)
@@ -121,15 +158,20 @@ fz_srv_emit (struct fz_srv *s, struct fz_msg *m)
              m->close_after ? " then hang up" : "", m->b.len);
     fz_hexdump (stderr, m->b.p, m->b.len, 256);
   }
+  /* The last copy takes the message's own buffer (m->b is left empty):
+   * a read reply is not copied again on its way out. */
   for (int i = 0; i < m->copies; i++) {
+    struct fz_buf *dst = &s->out;
     if (s->capture) {
       struct fz_msglist *l = s->capture;
       l->m = fz_xrealloc (l->m, (l->n + 1) * sizeof *l->m);
       l->m[l->n] = (struct fz_buf) { 0 };
-      fz_buf_add (&l->m[l->n++], m->b.p, m->b.len);
+      dst = &l->m[l->n++];
     }
+    if (i + 1 == m->copies)
+      fz_buf_take (dst, &m->b);
     else
-      fz_buf_add (&s->out, m->b.p, m->b.len);
+      fz_buf_add (dst, m->b.p, m->b.len);
   }
   if (m->close_after) {
     s->muted = true;
@@ -155,23 +197,60 @@ fz_srv_give_up (struct fz_srv *s, const char *why)
   s->state = S_GAVE_UP;
 }
 
-/* Parse as much of the client's input as is complete. */
+/* A request has arrived whole: answer it, or keep it to answer in a
+ * shuffled batch. */
 static void
-fz_srv_parse (struct fz_srv *s)
+fz_srv_request (struct fz_srv *s, const struct fz_req *r)
 {
-  for (;;) {
-    const uint8_t *p = s->in.p + s->in_off;
-    size_t avail = s->in.len - s->in_off;
+  s->nreq_seen++;
+  if (r->type == W_CMD_DISC) {
+    fz_srv_flush_pending (s);
+    fz_srv_give_up (s, "disconnect");
+    s->close_when_flushed = true;
+    return;
+  }
+  if (s->cfg.reorder) {
+    if (s->npend == s->cappend) {
+      s->cappend = s->cappend ? 2 * s->cappend : 8;
+      s->pend = fz_xrealloc (s->pend, s->cappend * sizeof *s->pend);
+    }
+    s->pend[s->npend++] = *r;
+  }
+  else
+    fz_srv_answer (s, r);
+}
 
-    if (s->state == S_GAVE_UP) {
-      s->in_off = s->in.len;
-      break;
+/* Parse and answer every complete message in the n bytes at base;
+ * returns how many bytes that was (all of them once the server gave
+ * up). */
+static size_t
+fz_srv_parse (struct fz_srv *s, const uint8_t *base, size_t n)
+{
+  size_t used = 0;
+
+  for (;;) {
+    const uint8_t *p = base + used;
+    size_t avail = n - used;
+
+    if (s->state == S_GAVE_UP)
+      return n;
+    if (s->skip) {
+      /* A request whose payload the server does not read: it is
+       * answered once the last byte is in, and not kept meanwhile. */
+      size_t k = avail < s->skip ? avail : s->skip;
+      used += k;
+      s->skip -= k;
+      s->skipped += k;
+      if (s->skip)
+        break;
+      fz_srv_request (s, &s->skip_req);
+      continue;
     }
     if (s->state == S_FLAGS) {
       if (avail < 4)
         break;
       s->client_flags = fz_get32 (p);
-      s->in_off += 4;
+      used += 4;
       s->state = S_OPT;
       continue;
     }
@@ -189,7 +268,7 @@ fz_srv_parse (struct fz_srv *s)
       }
       if (avail < 16u + len)
         break;
-      s->in_off += 16 + len;
+      used += 16 + len;
       fz_srv_option (s, opt, p + 16, len);
       continue;
     }
@@ -216,6 +295,13 @@ fz_srv_parse (struct fz_srv *s)
       fz_srv_give_up (s, "payload too large");
       continue;
     }
+    if (avail < hlen + payload && r.type != W_CMD_BLOCK_STATUS) {
+      used += hlen;
+      s->skip_req = r;
+      s->skip = payload;
+      s->skipped = hlen;
+      continue;
+    }
     if (avail < hlen + payload)
       break;
     if (r.type == W_CMD_BLOCK_STATUS && payload) {
@@ -239,39 +325,42 @@ fz_srv_parse (struct fz_srv *s)
         r.only_second = sec && !b;
       }
     }
-    s->in_off += hlen + payload;
-    s->nreq_seen++;
-    if (r.type == W_CMD_DISC) {
-      fz_srv_flush_pending (s);
-      fz_srv_give_up (s, "disconnect");
-      s->close_when_flushed = true;
-      continue;
-    }
-    if (s->cfg.reorder) {
-      if (s->npend == s->cappend) {
-        s->cappend = s->cappend ? 2 * s->cappend : 8;
-        s->pend = fz_xrealloc (s->pend, s->cappend * sizeof *s->pend);
-      }
-      s->pend[s->npend++] = r;
-    }
-    else
-      fz_srv_answer (s, &r);
+    used += hlen + payload;
+    fz_srv_request (s, &r);
+  }
+  return used;
+}
+
+/* The client's bytes, all that arrived since the last call: parse and
+ * answer every complete message among them.  They are parsed where
+ * they are when nothing is left over from before (a write's payload is
+ * not copied); only an incomplete message's bytes are kept. */
+void
+fz_srv_feed (struct fz_srv *s, const void *p, size_t n)
+{
+  if (s->closed || n == 0)
+    return;
+  if (s->in.len == s->in_off) {
+    size_t used = fz_srv_parse (s, p, n);
+    if (s->state != S_GAVE_UP)
+      fz_buf_add (&s->in, (const uint8_t *) p + used, n - used);
+  }
+  else {
+    if (s->state != S_GAVE_UP)
+      fz_buf_add (&s->in, p, n);
+    s->in_off += fz_srv_parse (s, s->in.p + s->in_off, s->in.len - s->in_off);
   }
   fz_srv_flush_pending (s);
   if (s->in_off == s->in.len)
     s->in.len = s->in_off = 0;
 }
 
-/* The client's bytes, all that arrived since the last call: parse and
- * answer every complete message among them. */
-void
-fz_srv_feed (struct fz_srv *s, const void *p, size_t n)
+size_t
+fz_srv_partial_request (const struct fz_srv *s)
 {
-  if (s->closed || n == 0)
-    return;
-  if (s->state != S_GAVE_UP)
-    fz_buf_add (&s->in, p, n);
-  fz_srv_parse (s);
+  if (s->state == S_GAVE_UP)
+    return 0;
+  return s->in.len - s->in_off + (s->skip ? s->skipped : 0);
 }
 
 /* The next piece of output to send: 0 when there is none (and then the

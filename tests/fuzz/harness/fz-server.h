@@ -52,6 +52,9 @@ struct fz_msg {
   /* Set by a hook: */
   int copies;                /* 1 normally; 0 drops, 2 duplicates */
   bool close_after;          /* hang up after this message */
+  /* Set by fz_srv_begin: b is the server's output, the message being
+   * written at its end (nothing is to change it on its way out). */
+  bool in_output;
 };
 
 struct fz_srv;
@@ -116,8 +119,11 @@ struct fz_srv {
   uint32_t meta_id, meta_id2;
   bool meta_set, meta2_set;
   struct fz_msglist *capture;    /* emit into this list, not out */
-  struct fz_buf in;
+  struct fz_buf in;          /* an incomplete message, from its start */
   size_t in_off;
+  struct fz_req skip_req;    /* a request whose payload is arriving ... */
+  uint64_t skip;             /* ... with this many bytes still to come */
+  uint64_t skipped;          /* ... and this many of it in (header too) */
   struct fz_buf out;
   size_t out_off;
   size_t sent_total;
@@ -131,7 +137,7 @@ struct fz_srv {
   struct fz_req *pend;
   size_t npend, cappend;
   struct { uint64_t cookie; int err; } *expect;
-  size_t nexpect;
+  size_t nexpect, capexpect;
   size_t nreq_seen;
   bool dump;
 };
@@ -145,6 +151,10 @@ void fz_srv_feed (struct fz_srv *s, const void *p, size_t n);
 /* The next piece to send, 0 when none; then fz_srv_sent (n delivered). */
 size_t fz_srv_next_out (struct fz_srv *s, const uint8_t **p);
 void fz_srv_sent (struct fz_srv *s, size_t n);
+
+/* How many bytes of an incomplete message the server holds (0 once it
+ * gave up): a client that stops there stalled mid-request. */
+size_t fz_srv_partial_request (const struct fz_srv *s);
 
 /* Stop: nothing more is taken or given. */
 void fz_srv_hang_up (struct fz_srv *s);

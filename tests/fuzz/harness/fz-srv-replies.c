@@ -7,31 +7,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-fz_simple (struct fz_srv *s, const struct fz_req *r, uint32_t err,
-           const void *data, size_t len)
+/* A simple reply's header, with room for len bytes of payload, which
+ * the caller appends to m->b before fz_srv_emit. */
+static struct fz_msg
+fz_simple_begin (struct fz_srv *s, const struct fz_req *r, uint32_t err, size_t len)
 {
   struct fz_msg m = {
     .kind = FM_SIMPLE_REPLY, .cmd = r->type, .cookie = r->cookie,
     .req_offset = r->offset, .req_count = r->count, .hdr_len = 16,
   };
+  fz_srv_begin (s, &m, 16 + len);
   fz_buf_add32 (&m.b, W_SIMPLE_MAGIC);
   fz_buf_add32 (&m.b, err);
   fz_buf_add64 (&m.b, r->cookie);
-  fz_buf_add (&m.b, data, len);
-  fz_srv_emit (s, &m);
-  fz_buf_free (&m.b);
+  return m;
 }
 
 static void
-fz_chunk (struct fz_srv *s, const struct fz_req *r, uint16_t flags, uint16_t type,
-          const void *payload, size_t len)
+fz_send (struct fz_srv *s, struct fz_msg *m)
+{
+  fz_srv_emit (s, m);
+  fz_buf_free (&m->b);
+}
+
+static void
+fz_simple (struct fz_srv *s, const struct fz_req *r, uint32_t err)
+{
+  struct fz_msg m = fz_simple_begin (s, r, err, 0);
+  fz_send (s, &m);
+}
+
+/* A chunk's header for a payload of len bytes, which the caller appends
+ * to m->b before fz_srv_emit (read data is made in place, not copied). */
+static struct fz_msg
+fz_chunk_begin (struct fz_srv *s, const struct fz_req *r, uint16_t flags,
+                uint16_t type, size_t len)
 {
   struct fz_msg m = {
     .kind = FM_CHUNK, .cmd = r->type, .chunk = type, .flags = flags,
     .cookie = r->cookie, .req_offset = r->offset, .req_count = r->count,
     .ext = s->ext, .hdr_len = s->ext ? 32 : 20,
   };
+  fz_srv_begin (s, &m, m.hdr_len + len);
   if (s->ext) {
     fz_buf_add32 (&m.b, W_EXT_REPLY_MAGIC);
     fz_buf_add16 (&m.b, flags);
@@ -47,9 +64,16 @@ fz_chunk (struct fz_srv *s, const struct fz_req *r, uint16_t flags, uint16_t typ
     fz_buf_add64 (&m.b, r->cookie);
     fz_buf_add32 (&m.b, (uint32_t) len);
   }
+  return m;
+}
+
+static void
+fz_chunk (struct fz_srv *s, const struct fz_req *r, uint16_t flags, uint16_t type,
+          const void *payload, size_t len)
+{
+  struct fz_msg m = fz_chunk_begin (s, r, flags, type, len);
   fz_buf_add (&m.b, payload, len);
-  fz_srv_emit (s, &m);
-  fz_buf_free (&m.b);
+  fz_send (s, &m);
 }
 
 static bool
@@ -63,7 +87,7 @@ static void
 fz_reply_error (struct fz_srv *s, const struct fz_req *r, uint32_t err)
 {
   if (!fz_srv_structured (s))
-    fz_simple (s, r, err, NULL, 0);
+    fz_simple (s, r, err);
   else {
     const char *msg = fz_chance (s->rng, 50) ? "" : "injected failure";
     bool with_offset = r->type == W_CMD_READ && r->count && fz_chance (s->rng, 30);
@@ -85,7 +109,7 @@ static void
 fz_reply_ok (struct fz_srv *s, const struct fz_req *r)
 {
   if (!fz_srv_structured (s) || (s->cfg.sr_simple && !s->ext))
-    fz_simple (s, r, 0, NULL, 0);
+    fz_simple (s, r, 0);
   else
     fz_chunk (s, r, W_REPLY_FLAG_DONE, W_CHUNK_NONE, NULL, 0);
   fz_srv_expect (s, r->cookie, 0);
@@ -97,19 +121,20 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
   uint64_t off = r->offset, cnt = r->count;
 
   if (!fz_srv_structured (s)) {
-    uint8_t *data = fz_xrealloc (NULL, cnt);
-    fz_disk_fill (data, off, cnt);
-    fz_simple (s, r, 0, data, cnt);
-    free (data);
+    struct fz_msg m = fz_simple_begin (s, r, 0, cnt);
+    fz_disk_fill (fz_buf_grow (&m.b, cnt), off, cnt);
+    fz_send (s, &m);
     fz_srv_expect (s, r->cookie, 0);
     return;
   }
 
   /* Pieces: runs of equal zero-ness, cut at 4 KiB (split) or not at all. */
-  struct piece { uint64_t off, len; bool zero; } *pc = NULL;
+  struct piece { uint64_t off, len; bool zero; } *pc;
   size_t np = 0;
   bool df = r->flags & W_CF_DF;
   bool split = (s->cfg.split || s->cfg.holes) && !df;
+  /* At most one piece per 4 KiB block touched: allocated once. */
+  pc = fz_xrealloc (NULL, (split ? (cnt >> 12) + 2 : 1) * sizeof *pc);
   for (uint64_t o = off; o < off + cnt;) {
     uint64_t end = split ? ((o >> 12) + 1) << 12 : off + cnt;
     if (end > off + cnt)
@@ -117,10 +142,8 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
     bool zero = split && fz_is_zero_region (o);
     if (np && split && pc[np - 1].zero == zero && !s->cfg.split)
       pc[np - 1].len += end - o;
-    else {
-      pc = fz_xrealloc (pc, (np + 1) * sizeof *pc);
+    else
       pc[np++] = (struct piece) { o, end - o, zero };
-    }
     o = end;
   }
   /* Any order will do (unless DF). */
@@ -136,18 +159,16 @@ fz_reply_read (struct fz_srv *s, const struct fz_req *r)
   bool none_done = s->cfg.none_done || np == 0;
   for (size_t i = 0; i < np; i++) {
     uint16_t flags = (i + 1 == np && !none_done) ? W_REPLY_FLAG_DONE : 0;
-    struct fz_buf p = { 0 };
-    fz_buf_add64 (&p, pc[i].off);
-    if (pc[i].zero && s->cfg.holes) {
-      fz_buf_add32 (&p, (uint32_t) pc[i].len);
-      fz_chunk (s, r, flags, W_CHUNK_OFFSET_HOLE, p.p, p.len);
-    }
-    else {
-      uint8_t *d = fz_buf_grow (&p, pc[i].len);
-      fz_disk_fill (d, pc[i].off, pc[i].len);
-      fz_chunk (s, r, flags, W_CHUNK_OFFSET_DATA, p.p, p.len);
-    }
-    fz_buf_free (&p);
+    bool hole = pc[i].zero && s->cfg.holes;
+    struct fz_msg m = fz_chunk_begin (s, r, flags,
+                                      hole ? W_CHUNK_OFFSET_HOLE : W_CHUNK_OFFSET_DATA,
+                                      hole ? 12 : 8 + pc[i].len);
+    fz_buf_add64 (&m.b, pc[i].off);
+    if (hole)
+      fz_buf_add32 (&m.b, (uint32_t) pc[i].len);
+    else
+      fz_disk_fill (fz_buf_grow (&m.b, pc[i].len), pc[i].off, pc[i].len);
+    fz_send (s, &m);
   }
   if (none_done)
     fz_chunk (s, r, W_REPLY_FLAG_DONE, W_CHUNK_NONE, NULL, 0);
@@ -287,7 +308,7 @@ fz_srv_flush_pending (struct fz_srv *s)
     size_t i = fz_below (s->rng, (uint32_t) s->npend);
     while (l[i].next == l[i].n)
       i = (i + 1) % s->npend;
-    fz_buf_add (&s->out, l[i].m[l[i].next].p, l[i].m[l[i].next].len);
+    fz_buf_take (&s->out, &l[i].m[l[i].next]);
     fz_buf_free (&l[i].m[l[i].next]);
     l[i].next++;
     left--;

@@ -27,18 +27,35 @@ fz_now_ms (void)
 /* Freed buffers are kept for the next ones: the fake server's buffers
  * grow to the size of the largest reply, and allocating that much afresh
  * for every message and every iteration (fresh pages, under ASan fresh
- * mappings) cost more than everything else the fuzzers do. */
-#define POOL_SIZE 8
+ * mappings) cost more than everything else the fuzzers do.  A buffer
+ * starting out takes the smallest kept one that holds what it is first
+ * asked for (or the largest), so that the big ones stay for the big
+ * replies and are not grown, freed and mapped again. */
+#define POOL_SIZE 32
 static struct fz_buf pool[POOL_SIZE];
 static size_t pool_len;
+
+static void
+pool_take (struct fz_buf *b, size_t n)
+{
+  size_t best = 0;
+
+  for (size_t i = 1; i < pool_len; i++) {
+    bool fits = pool[i].cap >= n, best_fits = pool[best].cap >= n;
+    if (fits ? !best_fits || pool[i].cap < pool[best].cap
+        : !best_fits && pool[i].cap > pool[best].cap)
+      best = i;
+  }
+  *b = pool[best];
+  b->len = 0;
+  pool[best] = pool[--pool_len];
+}
 
 uint8_t *
 fz_buf_grow (struct fz_buf *b, size_t n)
 {
-  if (b->p == NULL && pool_len > 0) {
-    *b = pool[--pool_len];
-    b->len = 0;
-  }
+  if (b->p == NULL && pool_len > 0)
+    pool_take (b, n);
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n)
@@ -48,6 +65,13 @@ fz_buf_grow (struct fz_buf *b, size_t n)
   }
   b->len += n;
   return b->p + b->len - n;
+}
+
+void
+fz_buf_reserve (struct fz_buf *b, size_t n)
+{
+  fz_buf_grow (b, n);
+  b->len -= n;
 }
 
 void
@@ -96,24 +120,38 @@ fz_buf_addstr (struct fz_buf *b, const char *s)
 
 /* Each slot's memory; the buffer handed out is its last n bytes, moved
  * down to an 8-byte boundary (ASan poisons whole 8-byte granules, or
- * their ends), and every byte of the slot around it is poisoned. */
-static struct { uint8_t *p; size_t cap; } exact[FZ_EXACT_SLOTS];
+ * their ends), and every byte of the slot around it is poisoned.  Only
+ * the bytes of the buffer handed out before and of the new one change
+ * state, not the whole slot: a slot grows to the largest buffer ever
+ * asked, and marking all of it again for every command cost more than
+ * the command. */
+struct exact_slot {
+  uint8_t *p;
+  size_t cap;
+  size_t start, n;           /* the buffer handed out last */
+};
+static struct exact_slot exact[FZ_EXACT_SLOTS];
 
 uint8_t *
 fz_exact_buffer (int slot, size_t n)
 {
+  struct exact_slot *x = &exact[slot];
+
   if (n == 0)
     n = 1;
-  ASAN_UNPOISON_MEMORY_REGION (exact[slot].p, exact[slot].cap);
-  if (exact[slot].cap < n) {
-    free (exact[slot].p);
-    exact[slot].p = fz_xrealloc (NULL, n);
-    exact[slot].cap = n;
+  if (x->cap < n) {
+    ASAN_UNPOISON_MEMORY_REGION (x->p, x->cap);
+    free (x->p);
+    x->p = fz_xrealloc (NULL, n);
+    x->cap = n;
+    x->start = 0;
+    x->n = n;                  /* all of it unpoisoned, as malloc left it */
   }
-  size_t start = (exact[slot].cap - n) & ~(size_t) 7;
-  ASAN_POISON_MEMORY_REGION (exact[slot].p, start);
-  ASAN_POISON_MEMORY_REGION (exact[slot].p + start + n, exact[slot].cap - start - n);
-  return exact[slot].p + start;
+  ASAN_POISON_MEMORY_REGION (x->p + x->start, x->n);
+  x->start = (x->cap - n) & ~(size_t) 7;
+  x->n = n;
+  ASAN_UNPOISON_MEMORY_REGION (x->p + x->start, n);
+  return x->p + x->start;
 }
 
 void
@@ -126,12 +164,36 @@ fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n)
 }
 
 void
+fz_buf_take (struct fz_buf *dst, struct fz_buf *src)
+{
+  if (dst->len == 0) {
+    struct fz_buf empty = *dst;
+    *dst = *src;
+    *src = empty;
+  }
+  else
+    fz_buf_add (dst, src->p, src->len);
+  src->len = 0;
+}
+
+void
 fz_buf_free (struct fz_buf *b)
 {
-  if (b->p && pool_len < POOL_SIZE)
-    pool[pool_len++] = *b;
-  else
+  if (b->p && pool_len == POOL_SIZE) {
+    /* Full: keep the larger of this one and the smallest kept. */
+    size_t small = 0;
+    for (size_t i = 1; i < pool_len; i++)
+      if (pool[i].cap < pool[small].cap)
+        small = i;
+    if (pool[small].cap < b->cap) {
+      struct fz_buf t = pool[small];
+      pool[small] = *b;
+      *b = t;
+    }
     free (b->p);
+  }
+  else if (b->p)
+    pool[pool_len++] = *b;
   *b = (struct fz_buf) { 0 };
 }
 

@@ -32,12 +32,18 @@ struct fz_buf {
 
 /* Append n bytes (uninitialised) and return where they start. */
 uint8_t *fz_buf_grow (struct fz_buf *b, size_t n);
+/* Make room for n more bytes without adding them. */
+void fz_buf_reserve (struct fz_buf *b, size_t n);
 void fz_buf_add (struct fz_buf *b, const void *d, size_t n);
 void fz_buf_add16 (struct fz_buf *b, uint16_t v);
 void fz_buf_add32 (struct fz_buf *b, uint32_t v);
 void fz_buf_add64 (struct fz_buf *b, uint64_t v);
 void fz_buf_addstr (struct fz_buf *b, const char *s);
 void fz_buf_insert (struct fz_buf *b, size_t pos, const void *d, size_t n);
+/* Append src's bytes to dst and leave src empty: when dst is empty the
+ * two buffers trade places, so that a large message is queued without
+ * being copied. */
+void fz_buf_take (struct fz_buf *dst, struct fz_buf *src);
 void fz_buf_free (struct fz_buf *b);
 
 /* A buffer of exactly n bytes for slot (< FZ_EXACT_SLOTS), valid until
