@@ -16,15 +16,27 @@
 #include <stdlib.h>
 
 void
+nbdpy_closure_release (struct nbdpy_closure *data)
+{
+  Py_CLEAR (data->fn);
+  if (data->has_view) {
+    data->has_view = false;
+    PyBuffer_Release (&data->view);
+  }
+}
+
+void
 nbdpy_closure_free (void *user_data)
 {
   struct nbdpy_closure *data = user_data;
-  PyGILState_STATE gil = PyGILState_Ensure ();
 
-  Py_XDECREF (data->fn);
-  if (data->has_view)
-    PyBuffer_Release (&data->view);
-  PyGILState_Release (gil);
+  /* A completion that ran has released everything already: most aio
+   * commands end here without taking the GIL a second time. */
+  if (data->fn || data->has_view) {
+    PyGILState_STATE gil = PyGILState_Ensure ();
+    nbdpy_closure_release (data);
+    PyGILState_Release (gil);
+  }
   free (data);
 }
 
@@ -169,7 +181,7 @@ void
 nbdpy_cb_cell_read (PyObject *cell, int *value)
 {
   KEEPING_PENDING_EXCEPTION ({
-      PyObject *v = PyObject_GetAttrString (cell, "value");
+      PyObject *v = PyObject_GetAttr (cell, nbdpy_str_value);
       if (v) {
         long n = PyLong_AsLong (v);
         if (n != -1 || !PyErr_Occurred ())
