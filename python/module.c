@@ -221,7 +221,10 @@ PyInit_libnbdmod (void)
       PyModule_AddObjectRef (m, "Handle", (PyObject *) &handle_type) == -1)
     goto fail;
   nbdpy_Error = PyErr_NewException ("nbd.Error", NULL, NULL);
-  nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", NULL, NULL);
+  /* A ValueError, as in libnbd's binding: using a closed handle is
+   * passing a bad value, not a failure of the library. */
+  nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", PyExc_ValueError,
+                                           NULL);
   if (nbdpy_Error == NULL || nbdpy_ClosedHandle == NULL ||
       PyModule_AddObjectRef (m, "Error", nbdpy_Error) == -1 ||
       PyModule_AddObjectRef (m, "ClosedHandle", nbdpy_ClosedHandle) == -1)

@@ -45,6 +45,37 @@ try:
 except nbd.ClosedHandle:
     pass
 
+# The module's own context manager, nbd.nbd(), as libnbd's binding has
+# it: a new handle for the block, closed at its end, also when it raises.
+with nbd.nbd() as h3:
+    assert isinstance(h3, nbd.NBD)
+    assert h3.get_handle_name().startswith("nbd")
+try:
+    h3.get_debug()
+    raise AssertionError("handle open after with nbd.nbd()")
+except nbd.ClosedHandle:
+    pass
+try:
+    with nbd.nbd() as h4:
+        raise KeyError("inside with nbd.nbd()")
+except KeyError:
+    pass
+try:
+    h4.get_debug()
+    raise AssertionError("handle open after with nbd.nbd() that raised")
+except nbd.ClosedHandle:
+    pass
+
+# A closed handle's error is a ValueError, as in libnbd's binding, so
+# code that catches ValueError for a use after close keeps working.
+assert issubclass(nbd.ClosedHandle, ValueError)
+assert not issubclass(nbd.ClosedHandle, nbd.Error)
+try:
+    h4.get_size()
+    raise AssertionError("closed handle used")
+except ValueError:
+    pass
+
 # nbd.NBD can be subclassed, also with an __init__ taking arguments, as
 # with libnbd's binding (where NBD is a Python class); NBD itself takes
 # none.
