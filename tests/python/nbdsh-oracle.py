@@ -8,20 +8,11 @@
 # --short-options listing -b and --connect) are left out.
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
-tmp = tempfile.mkdtemp()
-sock = os.path.join(tmp, "sock")
-pidfile = os.path.join(tmp, "pid")
-srv = subprocess.Popen(["nbdkit", "-f", "--exit-with-parent", "-U", sock, "-P", pidfile,
-                        "memory", "1M"])
-while not os.path.exists(pidfile):
-    time.sleep(0.01)
-uri = "nbd+unix:///?socket=" + sock
+# Found next to this script, whichever nbd module runs it.
+from nbdtest import Nbdkit
 
 
 def stderr_summary(err):
@@ -37,35 +28,35 @@ def nbdsh(*args, stdin=None, env=None):
     p = subprocess.run([sys.executable, "-m", "nbd"] + list(args), input=stdin,
                        capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, **(env or {})))
-    shown = " ".join(args).replace(tmp, "TMP")
+    # (The server's temporary directory differs from run to run.)
+    shown = " ".join(args).replace(srv.dir, "TMP")
     print("nbdsh %s: status %d, stdout %r, stderr %r"
           % (shown, p.returncode, p.stdout, stderr_summary(p.stderr)))
 
 
-nbdsh("-c", "print(type(h).__name__, nbd.CMD_FLAG_FUA)", "-c", "print(2)")
-nbdsh("-c", "-", stdin="x = 6\nprint(x * 7)\n")
-nbdsh("-c", "print(sys.version_info[0], os.name)")
-nbdsh("-n", "-c", "print('h' in globals())")
-nbdsh("-n", "-u", uri)
-nbdsh("-n", "--opt-mode")
-nbdsh("-n", "--base-allocation")
-nbdsh("-c", "h.pread(1, 0)")
-nbdsh("-c", "h.pread(1, 0)", env={"LIBNBD_DEBUG": "1"})
-nbdsh("-c", "raise KeyError('k')")
-nbdsh("-c", "sys.exit(4)")
-nbdsh("-u", uri, "-c", "print(h.get_size())")
-nbdsh("--connect", uri, "-c", "h.pwrite(b'hi', 0)", "-c", "print(h.pread(2, 0))")
-nbdsh("-c", "h.add_meta_context('base:allocation')", "--uri", uri,
-      "-c", "print(h.can_meta_context('base:allocation'))")
-nbdsh("--base-allocation", "-u", uri,
-      "-c", "print(h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION))")
-nbdsh("-u", uri, "--base-allocation", "-c", "print('ran')")
-nbdsh("--opt-mode", "-u", uri, "-c", "print(h.aio_is_negotiating())",
-      "-c", "h.opt_go()", "-c", "print(h.aio_is_ready())")
-nbdsh("-u", uri, "--opt-mode", "-c", "print('ran')")
-nbdsh("-u", "nbd+unix:///?socket=" + os.path.join(tmp, "nonexistent"))
+with Nbdkit(["memory", "1M"]) as srv:
+    uri = srv.uri
+    nbdsh("-c", "print(type(h).__name__, nbd.CMD_FLAG_FUA)", "-c", "print(2)")
+    nbdsh("-c", "-", stdin="x = 6\nprint(x * 7)\n")
+    nbdsh("-c", "print(sys.version_info[0], os.name)")
+    nbdsh("-n", "-c", "print('h' in globals())")
+    nbdsh("-n", "-u", uri)
+    nbdsh("-n", "--opt-mode")
+    nbdsh("-n", "--base-allocation")
+    nbdsh("-c", "h.pread(1, 0)")
+    nbdsh("-c", "h.pread(1, 0)", env={"LIBNBD_DEBUG": "1"})
+    nbdsh("-c", "raise KeyError('k')")
+    nbdsh("-c", "sys.exit(4)")
+    nbdsh("-u", uri, "-c", "print(h.get_size())")
+    nbdsh("--connect", uri, "-c", "h.pwrite(b'hi', 0)", "-c", "print(h.pread(2, 0))")
+    nbdsh("-c", "h.add_meta_context('base:allocation')", "--uri", uri,
+          "-c", "print(h.can_meta_context('base:allocation'))")
+    nbdsh("--base-allocation", "-u", uri,
+          "-c", "print(h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION))")
+    nbdsh("-u", uri, "--base-allocation", "-c", "print('ran')")
+    nbdsh("--opt-mode", "-u", uri, "-c", "print(h.aio_is_negotiating())",
+          "-c", "h.opt_go()", "-c", "print(h.aio_is_ready())")
+    nbdsh("-u", uri, "--opt-mode", "-c", "print('ran')")
+    nbdsh("-u", "nbd+unix:///?socket=" + os.path.join(srv.dir, "nonexistent"))
 
-srv.terminate()
-srv.wait()
-shutil.rmtree(tmp)
 print("done")
