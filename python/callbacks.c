@@ -166,8 +166,13 @@ nbdpy_cb_string (const char *s)
 PyObject *
 nbdpy_cb_cell_new (int value)
 {
-  PyObject *v = PyLong_FromLong (value), *cell;
+  PyObject *v, *cell;
 
+  /* Most commands succeed: c_int() starts at 0 and needs no argument
+   * tuple built for it. */
+  if (value == 0)
+    return PyObject_CallNoArgs (nbdpy_c_int);
+  v = PyLong_FromLong (value);
   if (v == NULL)
     return NULL;
   cell = PyObject_CallOneArg (nbdpy_c_int, v);
