@@ -433,11 +433,14 @@ class CbExtentArray(CbSized):
 
 class Callback:
     """A callback type: nbd_<name>_callback, a struct of the function, its
-    user_data and a .free."""
+    user_data and a .free.  `once` says the library calls it at most once
+    per closure (a completion), so a binding may let go of what the
+    closure holds as soon as that call returns."""
 
-    def __init__(self, name, params):
+    def __init__(self, name, params, once=False):
         self.name = name
         self.params = params
+        self.once = once
 
     @property
     def ctype(self):

@@ -357,6 +357,10 @@ def gen_trampoline(cb):
         if settled:
             o.append("  if (argv[%d])\n    %s" % (i, settled % {"arg": "argv[%d]" % i}))
     o.append("  nbdpy_cb_clear (argv, %d);" % n)
+    if cb.once:
+        # There is no later call: the callable and the command's buffer
+        # go now, while the GIL is held, and the .free needs no GIL.
+        o.append("  nbdpy_closure_release (data);")
     o.append("  PyGILState_Release (gil);\n  return ret;\n}\n")
     o += ["static int",
           "make_%s_closure (%s *cb, PyObject *fn, bool optional," % (cb.name, cb.ctype),

@@ -16,15 +16,27 @@
 #include <stdlib.h>
 
 void
+nbdpy_closure_release (struct nbdpy_closure *data)
+{
+  Py_CLEAR (data->fn);
+  if (data->has_view) {
+    data->has_view = false;
+    PyBuffer_Release (&data->view);
+  }
+}
+
+void
 nbdpy_closure_free (void *user_data)
 {
   struct nbdpy_closure *data = user_data;
-  PyGILState_STATE gil = PyGILState_Ensure ();
 
-  Py_XDECREF (data->fn);
-  if (data->has_view)
-    PyBuffer_Release (&data->view);
-  PyGILState_Release (gil);
+  /* A completion that ran has released everything already: most aio
+   * commands end here without taking the GIL a second time. */
+  if (data->fn || data->has_view) {
+    PyGILState_STATE gil = PyGILState_Ensure ();
+    nbdpy_closure_release (data);
+    PyGILState_Release (gil);
+  }
   free (data);
 }
 
@@ -154,8 +166,13 @@ nbdpy_cb_string (const char *s)
 PyObject *
 nbdpy_cb_cell_new (int value)
 {
-  PyObject *v = PyLong_FromLong (value), *cell;
+  PyObject *v, *cell;
 
+  /* Most commands succeed: c_int() starts at 0 and needs no argument
+   * tuple built for it. */
+  if (value == 0)
+    return PyObject_CallNoArgs (nbdpy_c_int);
+  v = PyLong_FromLong (value);
   if (v == NULL)
     return NULL;
   cell = PyObject_CallOneArg (nbdpy_c_int, v);
@@ -169,7 +186,7 @@ void
 nbdpy_cb_cell_read (PyObject *cell, int *value)
 {
   KEEPING_PENDING_EXCEPTION ({
-      PyObject *v = PyObject_GetAttrString (cell, "value");
+      PyObject *v = PyObject_GetAttr (cell, nbdpy_str_value);
       if (v) {
         long n = PyLong_AsLong (v);
         if (n != -1 || !PyErr_Occurred ())

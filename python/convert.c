@@ -180,7 +180,7 @@ nbdpy_get_aio_buffer (PyObject *obj, Py_buffer *view, int writable)
   int r;
 
   if (!PyObject_CheckBuffer (obj)) {
-    inner = PyObject_GetAttrString (obj, "_o");
+    inner = PyObject_GetAttr (obj, nbdpy_str_o);
     if (inner == NULL) {
       PyErr_Clear ();
       PyErr_Format (PyExc_TypeError, "expected nbd.Buffer, not %s",

@@ -9,6 +9,8 @@
 PyObject *nbdpy_Error;
 PyObject *nbdpy_ClosedHandle;
 PyObject *nbdpy_c_int;
+PyObject *nbdpy_str_o;
+PyObject *nbdpy_str_value;
 
 /* Raise exc (a reference taken over) with the traceback it already has,
  * which leads into the callback. */
@@ -219,10 +221,17 @@ PyInit_libnbdmod (void)
       PyModule_AddObjectRef (m, "Handle", (PyObject *) &handle_type) == -1)
     goto fail;
   nbdpy_Error = PyErr_NewException ("nbd.Error", NULL, NULL);
-  nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", NULL, NULL);
+  /* A ValueError, as in libnbd's binding: using a closed handle is
+   * passing a bad value, not a failure of the library. */
+  nbdpy_ClosedHandle = PyErr_NewException ("nbd.ClosedHandle", PyExc_ValueError,
+                                           NULL);
   if (nbdpy_Error == NULL || nbdpy_ClosedHandle == NULL ||
       PyModule_AddObjectRef (m, "Error", nbdpy_Error) == -1 ||
       PyModule_AddObjectRef (m, "ClosedHandle", nbdpy_ClosedHandle) == -1)
+    goto fail;
+  nbdpy_str_o = PyUnicode_InternFromString ("_o");
+  nbdpy_str_value = PyUnicode_InternFromString ("value");
+  if (nbdpy_str_o == NULL || nbdpy_str_value == NULL)
     goto fail;
   ctypes = PyImport_ImportModule ("ctypes");
   if (ctypes == NULL)

@@ -114,6 +114,17 @@ class NBD(libnbdmod.Handle):
             pass
 
 
+def nbd():
+    '''Return a new handle for a with block, closed at its end (also
+    when the block raises):
+
+        with nbd.nbd() as h:
+            ...
+
+    The same as "with nbd.NBD() as h", which works too.'''
+    return NBD()
+
+
 # The library's name and version, as module attributes (each made with a
 # handle of its own, as libnbd's binding does).
 package_name = NBD().get_package_name()

@@ -16,6 +16,10 @@
 extern PyObject *nbdpy_Error;
 extern PyObject *nbdpy_ClosedHandle;
 extern PyObject *nbdpy_c_int;           /* ctypes.c_int: the err cell type */
+/* Attribute names looked up on every aio call or completion, interned
+ * once so that no call builds a str for them. */
+extern PyObject *nbdpy_str_o;           /* "_o": nbd.Buffer's buffer object */
+extern PyObject *nbdpy_str_value;       /* "value": the err cell's int */
 
 /* A libnbdmod.Handle: the library handle (NULL once closed), and the
  * first exception a callback raised that the method running it has not
@@ -102,6 +106,10 @@ extern struct nbdpy_closure *nbdpy_closure_new (PyObject *fn, bool optional,
                                                 const char *what,
                                                 struct nbdpy_handle *hs);
 extern void nbdpy_closure_free (void *user_data);
+/* With the GIL held, after the last call of a callback the library calls
+ * only once (a completion): drop the callable and the buffer now, so that
+ * the .free that follows needs no GIL. */
+extern void nbdpy_closure_release (struct nbdpy_closure *data);
 extern void nbdpy_closure_hold_buffer (void *user_data, Py_buffer *view);
 extern void nbdpy_drop_closure (void *user_data);
 extern void nbdpy_keep_callback_exception (struct nbdpy_handle *hs);

@@ -4,6 +4,7 @@ module imported and a handle called h; see nbdsh(1).'''
 import argparse
 import os
 import sys
+import traceback
 
 import nbd
 
@@ -15,8 +16,9 @@ The module 'nbd' is imported%s.  Type help(nbd) for the API.
 
 
 class _InOrder(argparse.Action):
-    '''Keep -u/--uri and -c/--command in the order they were given, since
-    each acts on the handle the earlier ones left.'''
+    '''Keep -u/--uri, -c/--command, --base-allocation and --opt-mode in
+    the order they were given, since each acts on the handle the earlier
+    ones left (as with libnbd's nbdsh, --opt-mode after -u is too late).'''
 
     def __call__(self, parser, namespace, value, option_string=None):
         namespace.snippets.append((self.dest, value))
@@ -27,14 +29,15 @@ def _parser():
         prog='nbdsh', description='Network Block Device (NBD) shell',
         epilog='Please read the nbdsh(1) manual page for full usage.')
     p.set_defaults(snippets=[])
-    p.add_argument('-b', '--base-allocation', action='store_true',
+    p.add_argument('-b', '--base-allocation', action=_InOrder, nargs=0,
+                   dest='base_allocation',
                    help='request the "base:allocation" meta context')
     p.add_argument('-c', '--command', action=_InOrder, dest='command',
                    help='run a Python statement (may be used multiple '
                    'times); "-" reads it from standard input')
     p.add_argument('-n', action='store_true', dest='no_handle',
                    help="do not create the implicit handle 'h'")
-    p.add_argument('--opt-mode', action='store_true',
+    p.add_argument('--opt-mode', action=_InOrder, nargs=0, dest='opt_mode',
                    help='request opt mode during connection')
     p.add_argument('-u', '--uri', '--connect', action=_InOrder, dest='uri',
                    metavar='URI', help='connect to NBD URI')
@@ -74,8 +77,7 @@ def shell():
     if args.version:
         _version()
         sys.exit(0)
-    uses_handle = args.base_allocation or args.opt_mode or \
-        any(kind == 'uri' for kind, _ in args.snippets)
+    uses_handle = any(kind != 'command' for kind, _ in args.snippets)
     if args.no_handle and uses_handle:
         print("error: -n option cannot be used with --base-allocation, "
               "--opt-mode or --uri", file=sys.stderr)
@@ -84,21 +86,23 @@ def shell():
         # Also makes handles the commands create print debug messages.
         os.environ["LIBNBD_DEBUG"] = "1"
 
-    env = {'nbd': nbd, '__name__': '__main__'}
+    # Commands find os and sys there without importing them, as they do
+    # in libnbd's nbdsh.
+    env = {'nbd': nbd, 'os': os, 'sys': sys, '__name__': '__main__'}
     if not args.no_handle:
         h = nbd.NBD()
         h.set_handle_name("nbdsh")
         if args.verbose:
             h.set_debug(True)
-        if args.base_allocation:
-            h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
-        if args.opt_mode:
-            h.set_opt_mode(True)
         env['h'] = h
 
     def run(kind, value):
         if kind == 'uri':
             env['h'].connect_uri(value)
+        elif kind == 'base_allocation':
+            env['h'].add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+        elif kind == 'opt_mode':
+            env['h'].set_opt_mode(True)
         else:
             if value == '-':
                 value = sys.stdin.read()
@@ -114,13 +118,17 @@ def shell():
 
 
 def _run_reporting_errors(run, kind, value):
-    '''An nbd.Error ends nbdsh with its message; other exceptions keep
-    their traceback.'''
+    '''An nbd.Error ends nbdsh with status 1 and its message, or its
+    traceback when debugging is on (-v or LIBNBD_DEBUG=1); other
+    exceptions keep their traceback.'''
     try:
         run(kind, value)
     except nbd.Error as ex:
-        print("nbdsh: command line script failed: %s" % ex.string,
-              file=sys.stderr)
+        if nbd.NBD().get_debug():
+            traceback.print_exc()
+        else:
+            print("nbdsh: command line script failed: %s" % ex.string,
+                  file=sys.stderr)
         sys.exit(1)
 
 

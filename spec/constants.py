@@ -50,7 +50,7 @@ STRINGS_AND_STATES = [
 CALLBACKS = [
     Callback("chunk", [CbBuffer("subbuf", "count"), CbUInt64("offset"),
                        CbUnsigned("status"), CbMutableInt("error")]),
-    Callback("completion", [CbMutableInt("error")]),
+    Callback("completion", [CbMutableInt("error")], once=True),
     Callback("debug", [CbString("context"), CbString("msg")]),
     Callback("extent", [CbString("metacontext"), CbUInt64("offset"),
                         CbUInt32Array("entries", "nr_entries"),

@@ -154,6 +154,9 @@ nbdi_engine_disconnect (struct nbdi_engine *e)
 
   if (nbdi_tx_push (e, e->disc_hdr, hlen) < 0)
     return -ENOMEM;
+  /* NBD_CMD_DISC is a request like any other for nbd_stats_chunks_sent,
+   * although no reply follows it. */
+  e->stats.chunks_sent++;
   __atomic_store_n (&e->pub.disc_queued, true, __ATOMIC_RELAXED);
   nbdi_update_ready (e);
   return 0;

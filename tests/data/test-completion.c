@@ -397,6 +397,12 @@ t_stats (void)
   CHECK (nbd_pread (h, buf, 512, 1 * MiB, 0) == -1);
   b = stats (h);
   CHECK (memcmp (&a, &b, sizeof a) == 0);
+
+  /* the disconnect request is a chunk like any other */
+  CHECK_OK (nbd_shutdown (h, 0));
+  b = stats (h);
+  CHECK_INT (b.cs - a.cs, 1);
+  CHECK (b.bs - a.bs >= 28 && b.bs - a.bs <= 32);
   nbd_close (h);
 }
 #else

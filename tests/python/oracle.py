@@ -108,11 +108,26 @@ print("extent refuses:", error_of(h.block_status, 1 << 20, 0, refuse))
 
 
 def chunk(buf, offset, status, err):
-    print("chunk:", type(buf).__name__, len(buf), offset, status, err.value)
+    print("chunk:", type(buf).__name__, len(buf), buf.readonly, offset, status,
+          err.value)
     return 0
 
 
 show("pread_structured", h.pread_structured(16, 4096, chunk))
+show("pread_structured flags=", h.pread_structured(8, 4096, chunk, flags=0))
+
+# The types the sync data calls take and return.
+show("pread flags=", h.pread(4, 4096, flags=0))
+show("pread is a new object", h.pread(4, 4096) is not h.pread(4, 4096))
+for label, data in [("bytes", b"\x03\x04"), ("bytearray", bytearray(b"\x05\x06")),
+                    ("memoryview", memoryview(b"\x07\x08\x09")[1:])]:
+    show("pwrite " + label, h.pwrite(data, 8192))
+    show("pread after pwrite " + label, h.pread(2, 8192))
+show("pwrite flags=", h.pwrite(b"\x0a", 8192, flags=nbd.CMD_FLAG_FUA))
+show("zero flags=", h.zero(2, 8192, flags=0))
+show("trim flags=", h.trim(512, 8192, flags=0))
+show("cache", h.cache(512, 0))
+show("flush flags=", h.flush(flags=0))
 
 buf = nbd.Buffer(16)
 show("Buffer len", len(buf))
@@ -126,6 +141,27 @@ show("completion saw", done)
 show("aio_command_completed", h.aio_command_completed(cookie))
 show("Buffer contents", buf.to_bytearray())
 show("Buffer is_zero after", buf.is_zero())
+show("Buffer to_buffer", buf.to_buffer())
+show("Buffer size", buf.size())
+show("Buffer from_bytearray", nbd.Buffer.from_bytearray(b"ab").to_bytearray())
+shared = bytearray(4)
+show("Buffer from_buffer shares", nbd.Buffer.from_buffer(shared).to_buffer() is shared)
+show("Buffer is_zero range", nbd.Buffer.from_bytearray(b"\x00\x01\x00").is_zero(2, 1))
+
+# An aio read into a plain bytearray, and a structured one into a Buffer.
+plain = bytearray(8)
+cookie = h.aio_pread(plain, 4096)
+while not h.aio_command_completed(cookie):
+    h.poll(-1)
+show("aio_pread into bytearray", plain)
+sbuf = nbd.Buffer(8)
+cookie = h.aio_pread_structured(sbuf, 4096, chunk)
+while not h.aio_command_completed(cookie):
+    h.poll(-1)
+show("aio_pread_structured", sbuf.to_bytearray())
+cookie = h.aio_block_status(65536, 0, extent)
+while not h.aio_command_completed(cookie):
+    h.poll(-1)
 wbuf = nbd.Buffer.from_bytearray(b"\xff" * 16)
 cookie = h.aio_pwrite(wbuf, 0, lambda err: 1)
 while h.aio_in_flight() > 0:

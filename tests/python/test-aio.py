@@ -2,6 +2,7 @@
 # with the error cell, retiring by returning 1 or by
 # aio_command_completed, and nbd.Buffer's own methods.
 import select
+import weakref
 
 import nbd
 from nbdtest import Nbdkit
@@ -83,8 +84,10 @@ with Nbdkit(["memory", "1M"]) as srv:
     # event loop (aio_get_fd, aio_get_direction, aio_notify_*).
     bufs = [nbd.Buffer(4096) for _ in range(32)]
     cookies = [h.aio_pread(bufs[i], i * 4096) for i in range(32)]
-    cookies.append(h.aio_zero(4096, 0, flags=nbd.CMD_FLAG_FUA))
-    cookies.append(h.aio_trim(4096, 8192))
+    # The zero and trim are in flight with the reads, in any order at the
+    # server, so they stay clear of the range the reads check.
+    cookies.append(h.aio_zero(4096, 1 << 17, flags=nbd.CMD_FLAG_FUA))
+    cookies.append(h.aio_trim(4096, (1 << 17) + 8192))
     cookies.append(h.aio_flush())
     cookies.append(h.aio_cache(4096, 0))
     fd = h.aio_get_fd()
@@ -129,6 +132,28 @@ with Nbdkit(["memory", "1M"]) as srv:
     assert h.aio_command_completed(cookie)
     assert not resized
     grow.extend(b"x")       # released once the command is done
+
+    # A completion callback runs once: as it returns, the closure lets go
+    # of the callable and of the buffer, even when the command waits for
+    # aio_command_completed (the library's .free comes only then).
+    class Completion:
+        calls = 0
+
+        def __call__(self, err):
+            Completion.calls += 1
+            return 0
+
+    kept = bytearray(512)
+    completion = Completion()
+    gone = weakref.ref(completion)
+    cookie = h.aio_pread(kept, 0, completion=completion)
+    del completion
+    assert gone() is not None       # the closure holds it while in flight
+    while Completion.calls == 0:
+        h.poll(-1)
+    assert gone() is None, "the completion callable outlived its only call"
+    kept.extend(b"x")               # and the bytearray is no longer exported
+    assert h.aio_command_completed(cookie) is True
 
     h.aio_disconnect()
     run_until_done(h)

@@ -24,25 +24,39 @@ del h
 gc.collect()
 assert sum(1 for m in messages if m.startswith("closing")) == 1
 
-# The context manager closes the handle at the end of the block, also
-# when the block raises.
-with nbd.NBD() as h:
-    h.set_handle_name("ctx")
-    assert h.get_handle_name() == "ctx"
+# Both context managers, a handle used in a with block and the module's
+# nbd.nbd() (libnbd's binding has it), close the handle at the end of the
+# block, also when the block raises.
+for make in (nbd.NBD, nbd.nbd):
+    with make() as h:
+        assert isinstance(h, nbd.NBD)
+        assert h.get_handle_name().startswith("nbd")
+        h.set_handle_name("ctx")
+        assert h.get_handle_name() == "ctx"
+    try:
+        h.get_handle_name()
+        raise AssertionError("handle open after with %s()" % make.__name__)
+    except nbd.ClosedHandle:
+        pass
+    try:
+        with make() as h2:
+            raise KeyError("inside with")
+    except KeyError:
+        pass
+    try:
+        h2.get_debug()
+        raise AssertionError("handle open after with %s() that raised" % make.__name__)
+    except nbd.ClosedHandle:
+        pass
+
+# A closed handle's error is a ValueError, as in libnbd's binding, so
+# code that catches ValueError for a use after close keeps working.
+assert issubclass(nbd.ClosedHandle, ValueError)
+assert not issubclass(nbd.ClosedHandle, nbd.Error)
 try:
-    h.get_handle_name()
-    raise AssertionError("handle open after with")
-except nbd.ClosedHandle:
-    pass
-try:
-    with nbd.NBD() as h2:
-        raise KeyError("inside with")
-except KeyError:
-    pass
-try:
-    h2.get_debug()
-    raise AssertionError("handle open after with that raised")
-except nbd.ClosedHandle:
+    h2.get_size()
+    raise AssertionError("closed handle used")
+except ValueError:
     pass
 
 # nbd.NBD can be subclassed, also with an __init__ taking arguments, as

@@ -10,9 +10,9 @@ from nbdtest import Nbdkit
 NBDSH = os.environ["NBDSH"]
 
 
-def nbdsh(*args, stdin=None):
+def nbdsh(*args, stdin=None, env=None):
     p = subprocess.run([NBDSH] + list(args), input=stdin, capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -49,6 +49,16 @@ assert rc == 1 and err.startswith("nbdsh: command line script failed: nbd_pread:
 rc, out, err = nbdsh("-c", "import sys; sys.exit(4)")
 assert rc == 4, rc
 
+# With debugging on, the nbd.Error's traceback is shown instead.
+debug_env = dict(os.environ, LIBNBD_DEBUG="1")
+rc, out, err = nbdsh("-c", "h.pread(1, 0)", env=debug_env)
+assert rc == 1 and "Traceback (most recent call last)" in err, err
+assert "command line script failed" not in err, err
+
+# Commands see os and sys without importing them, as in libnbd's nbdsh.
+rc, out, err = nbdsh("-c", "print(sys.version_info[0], os.name)")
+assert rc == 0 and out == "3 posix\n", (out, err)
+
 with Nbdkit(["memory", "1M"]) as srv:
     rc, out, err = nbdsh("-u", srv.uri, "-c", "print(h.get_size())")
     assert rc == 0 and out == "1048576\n", (out, err)
@@ -73,6 +83,15 @@ with Nbdkit(["memory", "1M"]) as srv:
                          "-c", "print(h.aio_is_negotiating())", "-c", "h.opt_go()",
                          "-c", "print(h.aio_is_ready())")
     assert rc == 0 and out == "True\nTrue\n", (out, err)
+
+    # Like -u and -c, they act in command-line order: after -u, they
+    # come too late (the handle is connected), and end nbdsh with status 1.
+    for late in ["--opt-mode", "--base-allocation"]:
+        rc, out, err = nbdsh("-u", srv.uri, late, "-c", "print('ran')")
+        assert rc == 1 and out == "" and "command line script failed: nbd_" in err, \
+            (late, out, err)
+    rc, out, err = nbdsh("-n", "--opt-mode")
+    assert rc == 1 and "-n option cannot be used" in err, err
 
     rc, out, err = nbdsh("-v", "-u", srv.uri, "-c", "pass")
     assert rc == 0 and "nbd_connect_uri" in err, err
