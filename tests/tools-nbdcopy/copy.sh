@@ -233,6 +233,24 @@ st=$?
 [ $st -eq 0 ] && ! grep -q $'\033' "$T/err" && grep -q '100%' "$T/err" \
   && pass "-p without a terminal" || fail "-p: $st $(od -c "$T/err" | head -3)"
 
+# -p on a terminal: one line redrawn in place (carriage return, erase to
+# the end of the line), with the percent, bytes copied of the total,
+# the rate and the time left.
+if command -v script >/dev/null; then
+  script -qec "$NBDCOPY -p -- [ nbdkit --filter=delay pattern 64M rdelay=20ms ] null:" \
+    /dev/null > "$T/tty" 2>&1
+  python3 - "$T/tty" <<'PY' && pass "-p on a terminal" || fail "-p on a terminal: $(od -c "$T/tty" | head -4)"
+import re, sys
+out = open(sys.argv[1], 'rb').read().decode()
+assert '\n' not in out.rstrip('\r\n'), "more than one line"
+frames = [f for f in out.split('\r') if f.strip()]
+assert len(frames) >= 2, frames
+assert all(f.rstrip('\r\n').endswith('\033[K') for f in frames), frames
+assert re.search(r'\d+% copied \S+ of 64\.0M, skipped \S+, \S+/s, \d+:\d\d left', out), out
+assert frames[-1].startswith('100% copied 64.0M of 64.0M'), frames[-1]
+PY
+fi
+
 # Options and exit codes as Debian's nbdcopy 1.14 has them.
 DEB="env -u LD_LIBRARY_PATH /usr/bin/nbdcopy"
 for args in "" "onlyone" "--no-such-option a b" "-C 0 a b" "a b c" \
