@@ -141,6 +141,34 @@ assert ref[:M] == dst[:M], "data"
 assert dst[M + 10] == 0xff, "a hole was written"
 PY
 
+  # nbdkit memory as destination and then as source, with the long
+  # forms of the tuning options.
+  serve mem memory "$SIZE"
+  "$NBDCOPY" $mode --connections=2 --threads=2 --requests=5 \
+    --queue-size=1M --target-is-zero -- "$REF" "$URI" 2>"$T/err" \
+    || fail "$m file -> memory: $(cat "$T/err")"
+  copy_ok "$m file -> memory -> file" "$REF" "$T/out.img" \
+    $mode -- "$URI" "$T/out.img"
+
+  # A block device (a loop device, where the test may make one) as
+  # destination and as source; it is larger than the source (whole
+  # sectors), so only the source's length is compared.
+  rounded=$(( (SIZE + 4095) / 4096 * 4096 ))
+  truncate -s "$rounded" "$T/loop.img"
+  if LOOP=$(losetup -f --show "$T/loop.img" 2>/dev/null); then
+    garbage "$T/dst.img" "$rounded"
+    if "$NBDCOPY" $mode -- "$REF" "$LOOP" 2>"$T/err" &&
+       "$NBDCOPY" $mode -- "$LOOP" [ nbdkit file "$T/dst.img" ] 2>>"$T/err" &&
+       cmp -s -n "$SIZE" "$REF" "$T/dst.img"; then
+      pass "$m file -> block device -> nbdkit"
+    else
+      fail "$m block device: $(cat "$T/err")"
+    fi
+    losetup -d "$LOOP"
+  else
+    echo "skip: $m block device (no loop device)"
+  fi
+
   # More than 4 GiB, mostly holes, with data across the 4 GiB line.
   big_spec='@4294967290 1 2 3 4 5 6 7 8 9 10 11 12 @6000 "head" '
   rm -f "$T/big.img"
