@@ -7,6 +7,7 @@ set -u
 NBDCOPY=$1
 export LD_LIBRARY_PATH=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
+FAKESRV=$HERE/../fakesrv/fakesrv.py
 for prog in nbdkit qemu-nbd python3 cmp; do
   command -v $prog >/dev/null || { echo "SKIP: no $prog"; exit 77; }
 done
@@ -224,6 +225,27 @@ for mode in "" "--synchronous"; do
   st=$?
   [ $st -ne 0 ] && grep -q 'write at offset' "$T/err" && pass "$m error filter write" \
     || fail "$m error filter write: $st $(cat "$T/err")"
+
+  # The scripted server fails one command (or dies inside its reply):
+  # the message names exactly the offset of the command its log shows
+  # failing.
+  for fault in "src error-reply" "src close-mid-payload" "dst error-reply"; do
+    set -- $fault
+    rm -f "$T/fake.log"
+    fake="python3 $FAKESRV --export ::4M --fault $2 --fault-at 5 --log $T/fake.log"
+    if [ "$1" = src ]; then
+      "$NBDCOPY" $mode --no-extents -- [ $fake --pattern ] null: 2>"$T/err"
+      st=$? what=read
+    else
+      "$NBDCOPY" $mode -- [ nbdkit pattern 4M ] [ $fake ] 2>"$T/err"
+      st=$? what=write
+    fi
+    want=$(grep -B1 '^FAULT' "$T/fake.log" | grep -oE 'offset=[0-9]+' | cut -d= -f2)
+    [ $st -ne 0 ] && [ -n "$want" ] &&
+      grep -qE "^nbdcopy: $what at offset $want failed" "$T/err" \
+      && pass "$m scripted server $fault names offset $want" \
+      || fail "$m scripted server $fault: status $st, want offset '$want', $(cat "$T/err")"
+  done
 done
 
 # A destination smaller than the source: an error before any write, in
