@@ -232,12 +232,12 @@ for mode in "" "--synchronous"; do
   for fault in "src error-reply" "src close-mid-payload" "dst error-reply"; do
     set -- $fault
     rm -f "$T/fake.log"
-    fake="python3 $FAKESRV --export ::4M --fault $2 --fault-at 5 --log $T/fake.log"
+    fake="python3 $FAKESRV --export ::16M --fault $2 --fault-at 5 --log $T/fake.log"
     if [ "$1" = src ]; then
       "$NBDCOPY" $mode --no-extents -- [ $fake --pattern ] null: 2>"$T/err"
       st=$? what=read
     else
-      "$NBDCOPY" $mode -- [ nbdkit pattern 4M ] [ $fake ] 2>"$T/err"
+      "$NBDCOPY" $mode -- [ nbdkit pattern 16M ] [ $fake ] 2>"$T/err"
       st=$? what=write
     fi
     want=$(grep -B1 '^FAULT' "$T/fake.log" | grep -oE 'offset=[0-9]+' | cut -d= -f2)
