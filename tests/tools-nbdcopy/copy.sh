@@ -7,6 +7,7 @@ set -u
 NBDCOPY=$1
 export LD_LIBRARY_PATH=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
+FAKESRV=$HERE/../fakesrv/fakesrv.py
 for prog in nbdkit qemu-nbd python3 cmp; do
   command -v $prog >/dev/null || { echo "SKIP: no $prog"; exit 77; }
 done
@@ -141,6 +142,34 @@ assert ref[:M] == dst[:M], "data"
 assert dst[M + 10] == 0xff, "a hole was written"
 PY
 
+  # nbdkit memory as destination and then as source, with the long
+  # forms of the tuning options.
+  serve mem memory "$SIZE"
+  "$NBDCOPY" $mode --connections=2 --threads=2 --requests=5 \
+    --queue-size=1M --target-is-zero -- "$REF" "$URI" 2>"$T/err" \
+    || fail "$m file -> memory: $(cat "$T/err")"
+  copy_ok "$m file -> memory -> file" "$REF" "$T/out.img" \
+    $mode -- "$URI" "$T/out.img"
+
+  # A block device (a loop device, where the test may make one) as
+  # destination and as source; it is larger than the source (whole
+  # sectors), so only the source's length is compared.
+  rounded=$(( (SIZE + 4095) / 4096 * 4096 ))
+  truncate -s "$rounded" "$T/loop.img"
+  if LOOP=$(losetup -f --show "$T/loop.img" 2>/dev/null); then
+    garbage "$T/dst.img" "$rounded"
+    if "$NBDCOPY" $mode -- "$REF" "$LOOP" 2>"$T/err" &&
+       "$NBDCOPY" $mode -- "$LOOP" [ nbdkit file "$T/dst.img" ] 2>>"$T/err" &&
+       cmp -s -n "$SIZE" "$REF" "$T/dst.img"; then
+      pass "$m file -> block device -> nbdkit"
+    else
+      fail "$m block device: $(cat "$T/err")"
+    fi
+    losetup -d "$LOOP"
+  else
+    echo "skip: $m block device (no loop device)"
+  fi
+
   # More than 4 GiB, mostly holes, with data across the 4 GiB line.
   big_spec='@4294967290 1 2 3 4 5 6 7 8 9 10 11 12 @6000 "head" '
   rm -f "$T/big.img"
@@ -196,16 +225,41 @@ for mode in "" "--synchronous"; do
   st=$?
   [ $st -ne 0 ] && grep -q 'write at offset' "$T/err" && pass "$m error filter write" \
     || fail "$m error filter write: $st $(cat "$T/err")"
+
+  # The scripted server fails one command (or dies inside its reply):
+  # the message names exactly the offset of the command its log shows
+  # failing.
+  for fault in "src error-reply" "src close-mid-payload" "dst error-reply"; do
+    set -- $fault
+    rm -f "$T/fake.log"
+    fake="python3 $FAKESRV --export ::16M --fault $2 --fault-at 5 --log $T/fake.log"
+    if [ "$1" = src ]; then
+      "$NBDCOPY" $mode --no-extents -- [ $fake --pattern ] null: 2>"$T/err"
+      st=$? what=read
+    else
+      "$NBDCOPY" $mode -- [ nbdkit pattern 16M ] [ $fake ] 2>"$T/err"
+      st=$? what=write
+    fi
+    want=$(grep -B1 '^FAULT' "$T/fake.log" | grep -oE 'offset=[0-9]+' | cut -d= -f2)
+    [ $st -ne 0 ] && [ -n "$want" ] &&
+      grep -qE "^nbdcopy: $what at offset $want failed" "$T/err" \
+      && pass "$m scripted server $fault names offset $want" \
+      || fail "$m scripted server $fault: status $st, want offset '$want', $(cat "$T/err")"
+  done
 done
 
-# A destination smaller than the source: an error before any write.
+# A destination smaller than the source: an error before any write, in
+# both engines.
 garbage "$T/small.img" 1048576
 cp "$T/small.img" "$T/small.orig"
-"$NBDCOPY" -- "$REF" [ nbdkit file "$T/small.img" ] 2>"$T/err"
-st=$?
-[ $st -eq 1 ] && grep -q 'destination size is smaller than source size' "$T/err" \
-  && cmp -s "$T/small.img" "$T/small.orig" && pass "smaller destination" \
-  || fail "smaller destination: $st $(cat "$T/err")"
+for mode in "" "--synchronous"; do
+  m=${mode:-async}
+  "$NBDCOPY" $mode -- "$REF" [ nbdkit file "$T/small.img" ] 2>"$T/err"
+  st=$?
+  [ $st -eq 1 ] && grep -q 'destination size is smaller than source size' "$T/err" \
+    && cmp -s "$T/small.img" "$T/small.orig" && pass "$m smaller destination" \
+    || fail "$m smaller destination: $st $(cat "$T/err")"
+done
 
 # --progress=FD: only "N/100" lines, never decreasing, ending at 100/100,
 # as Debian's nbdcopy writes them.
@@ -228,6 +282,24 @@ done
 st=$?
 [ $st -eq 0 ] && ! grep -q $'\033' "$T/err" && grep -q '100%' "$T/err" \
   && pass "-p without a terminal" || fail "-p: $st $(od -c "$T/err" | head -3)"
+
+# -p on a terminal: one line redrawn in place (carriage return, erase to
+# the end of the line), with the percent, bytes copied of the total,
+# the rate and the time left.
+if command -v script >/dev/null; then
+  script -qec "$NBDCOPY -p -- [ nbdkit --filter=delay pattern 64M rdelay=20ms ] null:" \
+    /dev/null > "$T/tty" 2>&1
+  python3 - "$T/tty" <<'PY' && pass "-p on a terminal" || fail "-p on a terminal: $(od -c "$T/tty" | head -4)"
+import re, sys
+out = open(sys.argv[1], 'rb').read().decode()
+assert '\n' not in out.rstrip('\r\n'), "more than one line"
+frames = [f for f in out.split('\r') if f.strip()]
+assert len(frames) >= 2, frames
+assert all(f.rstrip('\r\n').endswith('\033[K') for f in frames), frames
+assert re.search(r'\d+% copied \S+ of 64\.0M, skipped \S+, \S+/s, \d+:\d\d left', out), out
+assert frames[-1].startswith('100% copied 64.0M of 64.0M'), frames[-1]
+PY
+fi
 
 # Options and exit codes as Debian's nbdcopy 1.14 has them.
 DEB="env -u LD_LIBRARY_PATH /usr/bin/nbdcopy"

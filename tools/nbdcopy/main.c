@@ -20,7 +20,7 @@ struct options opts = {
   .connections = 4,
   .requests = 64,
   .queue_size = 16 * 1024 * 1024,
-  .request_size = 256 * 1024,
+  .request_size = 1024 * 1024,
   .sparse_size = 4096,
 };
 
