@@ -83,6 +83,7 @@ def normalise_ours(text):
     text = re.sub(rb"(\tblock_size_\w+: \d+) \(\d+[KMGTPE]\)", rb"\1", text)
     text = text.replace(b'"extended": false,\n', b"")
     text = text.replace(b"\tcan_block_status_payload: false\n", b"")
+    text = text.replace(b"\x1b[22;31m\x1b[0m", b"")   # its colours, in colour
     text = text.replace(b'\t"can_block_status_payload": false,\n', b"")
     return text
 
@@ -731,6 +732,97 @@ def test_nbdinfo_all_or_nothing():
         check(rc == 1 and out == b"", "%s: failure leaves stdout empty" % " ".join(mode))
 
 
+def run_on_pty(argv):
+    """Runs argv with stdout on a pseudo-terminal; returns (exit status,
+    what it wrote there)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave,
+                         stderr=subprocess.DEVNULL, env=oracle_env())
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:             # EIO once the writer has gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=TIMEOUT), out
+
+
+def test_nbdinfo_color():
+    """Text output in ANSI colours, byte for byte as Debian's nbdinfo
+    paints it: with --color, and by default on a terminal.  --no-color,
+    JSON, and stdout that is not a terminal stay plain."""
+    need("nbdkit", "qemu-nbd", "qemu-img", "qemu-io", ORACLE_NBDINFO)
+    servers = dict(nbdkit_servers())
+    servers.update(fakesrv_servers())
+    servers["rotational"] = [sys.executable, FAKESRV, "--rotational",
+                             "--read-only", "--refuse", "STRUCTURED_REPLY",
+                             "--refuse", "LIST_META_CONTEXT=INVALID",
+                             "--refuse", "SET_META_CONTEXT=INVALID"]
+    servers["described"] = ["nbdkit", "-r", "--filter=exportname",
+                            "--filter=blocksize-policy", "memory", "1M",
+                            "exportdesc=fixed:a disk", "blocksize-minimum=512",
+                            "blocksize-preferred=4096", "blocksize-maximum=1M"]
+    servers["all-types"] = ["nbdkit", "eval", "get_size=echo 40960",
+                            "pread=exit 0", "can_extents=exit 0",
+                            "extents=echo $4 4096 $(( ($4 / 4096) % 4 ))"]
+    for name, server in servers.items():
+        for mode in [[], ["--list"], ["--map"], ["--map", "--totals"],
+                     ["--json"], ["--size"], ["--list", "--json"]]:
+            if name in ("fakesrv-oldstyle", "rotational") and (
+                    "--list" in mode or "--map" in mode):
+                continue
+            if name == "fakesrv-exports" and "--list" not in mode:
+                continue
+            if name == "fakesrv-simple" and "--map" in mode:
+                continue
+            same_as_oracle(["--color"] + mode + sub(server),
+                           "%s --color %s" % (name, " ".join(mode)))
+    d = tmpdir()
+    base, top = os.path.join(d, "base.qcow2"), os.path.join(d, "top.qcow2")
+    q = lambda *a: subprocess.run(list(a), check=True, stdout=subprocess.DEVNULL)
+    q("qemu-img", "create", "-q", "-f", "qcow2", base, "8M")
+    q("qemu-io", "-c", "write -P 1 0 64k", base)
+    q("qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
+    q("qemu-io", "-c", "write -P 2 1M 64k", top)
+    q("qemu-img", "bitmap", "--add", top, "b0")
+    q("qemu-io", "-c", "write -P 3 3M 64k", top)
+    qemu = ["qemu-nbd", "-r", "-f", "qcow2", "-A", "-B", "b0", top]
+    for ctx in ["=base:allocation", "=qemu:allocation-depth",
+                "=qemu:dirty-bitmap:b0"]:
+        for extra in [[], ["--totals"]]:
+            same_as_oracle(["--color", "--map" + ctx] + extra + sub(qemu),
+                           "qemu-nbd --color --map%s %s" % (ctx, " ".join(extra)))
+    same_as_oracle(["--color"] + sub(qemu), "qemu-nbd --color description")
+    shutil.rmtree(d)
+
+    mem = sub(nbdkit_servers()["memory"])
+    r, out, _ = ours(["--color"] + mem)
+    check(r == 0 and b"\x1b[22;32m\tcan_cache: true\n\x1b[0m" in out,
+          "--color paints the capabilities")
+    for mode in [["--color", "--no-color"], ["--no-color"], []]:
+        r, out, _ = ours(mode + mem)
+        check(r == 0 and b"\x1b" not in out, "%s: no colour" % " ".join(mode))
+    r, out, _ = ours(["--no-color", "--color"] + mem)
+    check(r == 0 and b"\x1b[" in out, "the last of --no-color --color wins")
+    data = sub(nbdkit_servers()["data-holes"])
+    for mode in [["--no-content"], ["--map"], ["--no-content", "--no-color"],
+                 ["--json"]]:
+        r1, o1 = run_on_pty([ORACLE_NBDINFO] + mode + data)
+        r2, o2 = run_on_pty([NBDINFO] + mode + data)
+        o2 = normalise_ours(o2.replace(b"\r\n", b"\n")).replace(b"\n", b"\r\n")
+        ok = r1 == r2 == 0 and o1 == o2 and ((b"\x1b[" in o1) == (
+            "--no-color" not in mode and "--json" not in mode))
+        if not ok:
+            print("  oracle %r\n  ours %r" % (o1[:400], o2[:400]))
+        check(ok, "on a terminal %s: as the oracle" % " ".join(mode))
+
+
 TESTS = {
     "nbdinfo-oracle": test_nbdinfo_oracle,
     "nbdinfo-uri-forms": test_nbdinfo_uri_forms,
@@ -746,6 +838,7 @@ TESTS = {
     "nbddump-offset": test_nbddump_offset,
     "nbdinfo-payload-flag": test_nbdinfo_payload_flag,
     "nbd-server": test_nbd_server,
+    "nbdinfo-color": test_nbdinfo_color,
 }
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "command-line.h"
 #include "held-output.h"
@@ -84,6 +85,7 @@ struct settings {
   bool totals;
   bool json;
   int content;              /* -1 unset, else the --[no-]content choice */
+  int color;                /* -1 unset, else the last --[no-]color */
   bool list;
 };
 
@@ -126,8 +128,8 @@ parse_options (int argc, char **argv, struct settings *s)
     case OPT_CANNOT: case OPT_ISNT: case OPT_HASNT:
       set_property (s, optarg, true);
       break;
-    case TOOL_OPT_COLOR: case TOOL_OPT_NO_COLOR:
-      break;                /* nbdinfo prints nothing in colour */
+    case TOOL_OPT_COLOR: s->color = 1; break;
+    case TOOL_OPT_NO_COLOR: s->color = 0; break;
     case OPT_CONTENT: s->content = 1; break;
     case OPT_NO_CONTENT: s->content = 0; break;
     case OPT_JSON: s->json = true; break;
@@ -218,13 +220,21 @@ run_mode (struct nbd_handle *h, const struct settings *s,
     return 0;
   case MODE_URI:
     return print_uri (h, s->json, out);
-  case MODE_MAP:
-    return show_map (h, s->map_context, s->totals, s->json, out);
+  case MODE_MAP: {
+    struct map_options o = {
+      .context = s->map_context,
+      .totals = s->totals,
+      .json = s->json,
+      .color = s->color && !s->json,
+    };
+    return show_map (h, &o, out);
+  }
   default: {
     struct info_options o = {
       .json = s->json,
       .list = s->list,
       .content = s->content == -1 ? !s->list : s->content,
+      .color = s->color && !s->json,
     };
     return show_info (h, t, &o, out);
   }
@@ -234,7 +244,7 @@ run_mode (struct nbd_handle *h, const struct settings *s,
 int
 main (int argc, char **argv)
 {
-  struct settings s = { .mode = MODE_INFO, .content = -1 };
+  struct settings s = { .mode = MODE_INFO, .content = -1, .color = -1 };
   struct target t;
   struct nbd_handle *h;
   FILE *out;
@@ -245,6 +255,10 @@ main (int argc, char **argv)
   parse_options (argc, argv, &s);
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)
     exit (EXIT_FAILURE);
+  /* The answer is held in memory before it is written, so whether to
+   * colour it depends on where stdout goes, not on where it is held. */
+  if (s.color == -1)
+    s.color = isatty (STDOUT_FILENO);
 
   h = open_connection (&s, &t);
   if (h == NULL)
