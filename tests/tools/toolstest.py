@@ -709,6 +709,10 @@ def test_nbddump_offset():
     r, out, err = run([NBDDUMP, "-o", "1K"] + sub(["nbdkit", "pattern", "2K"]))
     check(r == 0 and out.startswith(b"0000000400: 00 00 00 00 00 00 04 00"),
           "-o takes a size with a suffix: %r" % out[:80])
+    r1, o1, _ = run([NBDDUMP, "--offset", "100", "-n", "40"] + sub(["nbdkit", "pattern", "4K"]))
+    r2, o2, _ = run([NBDDUMP, "--skip", "100", "-n", "40"] + sub(["nbdkit", "pattern", "4K"]))
+    check(r1 == r2 == 0 and o1 == o2 and o1.startswith(b"0000000064: "),
+          "--skip is --offset: %r" % o2[:80])
     r, out, err = run([NBDDUMP, "-o", "4097"] + sub(["nbdkit", "pattern", "4K"]))
     one_line_error(r, out, err, "nbddump: --offset beyond the end", "nbddump")
     r, out, err = run([NBDDUMP, "--offset=x1"] + sub(["nbdkit", "pattern", "4K"]))

@@ -27,6 +27,7 @@ static const struct option long_options[] = {
   { "length", required_argument, NULL, 'n' },
   { "limit", required_argument, NULL, 'n' },
   { "offset", required_argument, NULL, 'o' },
+  { "skip", required_argument, NULL, 'o' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -34,7 +35,7 @@ static const char usage[] =
 "\n"
 "Hexdump the content of a disk over NBD:\n"
 "\n"
-"    nbddump [-n N|--length=N] [-o N|--offset=N] NBD-URI | [ CMD ARGS ... ]\n"
+"    nbddump [-n N|--length N] [-o N|--offset N] NBD-URI | [ CMD ARGS ... ]\n"
 "\n"
 "Other options:\n"
 "\n"
