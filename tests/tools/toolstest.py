@@ -418,6 +418,36 @@ def test_nbdinfo_errors():
     one_line_error(rc, out, err, "nbddump: bad --length", "nbddump")
     rc, out, err = run([NBDDUMP] + sub(["false"]), timeout=60)
     one_line_error(rc, out, err, "nbddump: subprocess that fails", "nbddump")
+    for what, argv in [("unreachable server", ["nbd://127.0.0.1:%d" % free_port()]),
+                       ("bad URI scheme", ["foo://bar"]),
+                       ("export that does not exist", sub(
+                           ["nbdkit", "--filter=exportname", "memory", "1M",
+                            "exportname-strict=true", "exportname=a"])),
+                       ("two URIs", ["nbd://a", "nbd://b"]), ("no target", [])]:
+        rc, out, err = run([NBDDUMP] + argv, timeout=60)
+        one_line_error(rc, out, err, "nbddump: " + what, "nbddump")
+    # Dumping streams, so lines already printed stay; the failure is
+    # still one line and exit status 1.
+    for fault in ["close-mid-payload", "die-before-reply", "error-reply"]:
+        rc, out, err = run([NBDDUMP] + sub([py, FAKESRV, "--pattern", "--export",
+                                           "::16M", "--fault", fault,
+                                           "--fault-at", "3"]), timeout=60)
+        one_line_error(rc, b"", err, "nbddump: server fault %s mid-dump" % fault,
+                       "nbddump")
+    # A server that exits before the handshake is the cause of the
+    # failure, and the message says how it exited.
+    for server, says in [(["false"], b"exited with status 1"),
+                         (["/nonexistent/server"], b"(it could not be run)"),
+                         (["sh", "-c", "kill -9 $$"], b"killed by signal 9"),
+                         (["qemu-nbd", "-f", "qcow2", "/nonexistent/disk.qcow2"],
+                          b"exited with status 1")]:
+        for tool, argv in [("nbdinfo", [NBDINFO]), ("nbdinfo", [NBDINFO, "--map"]),
+                           ("nbddump", [NBDDUMP])]:
+            rc, out, err = run(argv + sub(server), timeout=60)
+            check(rc == 1 and b"%s: the server subprocess %s " % (
+                tool.encode(), server[0].encode()) in err and says in err,
+                  "%s %s: the message says the server exited: %r" %
+                  (" ".join(argv[1:]) or tool, server[0], err[-200:]))
     # The server exits at once, but its background job keeps the listening
     # socket open for 30 s: the tool must not wait for it.
     held = sub(["sh", "-c", "sleep 30 >/dev/null 2>&1 & exit 0"])
@@ -439,6 +469,11 @@ def test_nbdinfo_debug():
         r2, o2, e2 = ours(argv, env=env)
         check(r1 == r2 == 0 and o1 == o2 and b"libnbd" in e2,
               "LIBNBD_DEBUG=1 %s: debug on stderr only" % " ".join(mode))
+    argv = [NBDDUMP] + sub(["nbdkit", "pattern", "64K"])
+    r1, o1, _ = run(argv)
+    r2, o2, e2 = run(argv, env=env)
+    check(r1 == r2 == 0 and o1 == o2 and b"libnbd" in e2,
+          "LIBNBD_DEBUG=1 nbddump: debug on stderr only")
 
 
 def test_nbdinfo_map():

@@ -248,8 +248,17 @@ main (int argc, char **argv)
     report_nbd_error (TOOL);
     exit (EXIT_FAILURE);
   }
-  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
-      target_connect (h, &t) == -1 || (size = nbd_get_size (h)) == -1) {
+  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1) {
+    report_nbd_error (TOOL);
+    nbd_close (h);
+    exit (EXIT_FAILURE);
+  }
+  if (target_connect (h, &t) == -1) {
+    report_connect_error (TOOL, h, &t);
+    nbd_close (h);
+    exit (EXIT_FAILURE);
+  }
+  if ((size = nbd_get_size (h)) == -1) {
     report_nbd_error (TOOL);
     nbd_close (h);
     exit (EXIT_FAILURE);

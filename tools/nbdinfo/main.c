@@ -174,8 +174,11 @@ open_connection (const struct settings *s, const struct target *t)
     goto failed;
   if (s->mode == MODE_MAP && nbd_add_meta_context (h, s->map_context) == -1)
     goto failed;
-  if (target_connect (h, t) == -1)
-    goto failed;
+  if (target_connect (h, t) == -1) {
+    report_connect_error (TOOL, h, t);
+    nbd_close (h);
+    return NULL;
+  }
   return h;
 
  failed:
