@@ -771,6 +771,24 @@ def test_nbdinfo_all_or_nothing():
         check(rc == 1 and out == b"", "%s: failure leaves stdout empty" % " ".join(mode))
 
 
+def test_tools_install():
+    """meson install puts both tools in bindir and their manual pages in
+    man1 (what meson would install, as meson introspect lists it)."""
+    builddir = os.environ.get("TOOLS_BUILDDIR", "build")
+    need("meson")
+    p = subprocess.run(["meson", "introspect", "--installed", builddir],
+                       stdout=subprocess.PIPE, check=True)
+    installed = json.loads(p.stdout)
+    for tool in ["nbdinfo", "nbddump"]:
+        dests = [v for k, v in installed.items() if os.path.basename(k) == tool]
+        check(len(dests) == 1 and dests[0].endswith("/bin/" + tool),
+              "%s is installed in bindir: %r" % (tool, dests))
+        page = [v for k, v in installed.items()
+                if k.endswith("/tools/%s/%s.1" % (tool, tool))]
+        check(len(page) == 1 and page[0].endswith("/man1/%s.1" % tool),
+              "%s.1 is installed in man1: %r" % (tool, page))
+
+
 def run_on_pty(argv):
     """Runs argv with stdout on a pseudo-terminal; returns (exit status,
     what it wrote there)."""
@@ -878,6 +896,7 @@ TESTS = {
     "nbdinfo-payload-flag": test_nbdinfo_payload_flag,
     "nbd-server": test_nbd_server,
     "nbdinfo-color": test_nbdinfo_color,
+    "install": test_tools_install,
 }
 
 if __name__ == "__main__":
