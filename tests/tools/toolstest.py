@@ -226,6 +226,19 @@ def test_nbdinfo_uri_forms():
         check(r == 0 and out == (uri + "\n").encode(), "--uri prints the URI")
         r, out, _ = ours(["--uri", "--json", uri])
         check(r == 0 and json.loads(out) == uri, "--uri --json is a JSON string")
+    # An export name in the URI, percent-encoded where it must be.
+    sock = os.path.join(d, "names")
+    with Server(["nbdkit", "-f", "-U", sock, "--filter=exportname", "memory",
+                 "1M", "exportname=a", "exportname=b c", "exportname-strict=true",
+                 "exportdesc=fixed:the disk"], wait_for=sock):
+        for name in ["a", "b%20c"]:
+            uri = "nbd+unix:///%s?socket=%s" % (name, sock)
+            for mode in [[], ["--json"], ["--size"], ["--map"]]:
+                same_as_oracle(mode + [uri], "URI with export %s %s" %
+                               (name, " ".join(mode)))
+            r, out, _ = ours(["--uri", uri])
+            check(r == 0 and out == (uri + "\n").encode(),
+                  "--uri keeps the export name %s" % name)
     port = free_port()
     with Server(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), "pattern",
                  "1M"], port=port):
@@ -245,6 +258,13 @@ def test_nbdinfo_uri_forms():
             for mode, want in [(["--is", "tls"], 0), (["--isnt", "tls"], 2)]:
                 r, _, _ = ours(mode + [uri])
                 check(r == want, "TLS URI %s exits %d" % (" ".join(mode), want))
+        port = free_port()
+        with Server(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port),
+                     "--tls=require", "--tls-psk=" + psk, "pattern", "1M"],
+                    port=port):
+            uri = "nbds://alice@127.0.0.1:%d/?tls-psk-file=%s" % (port, psk)
+            for mode in [[], ["--json"], ["--map"], ["--size"]]:
+                same_as_oracle(mode + [uri], "TLS over TCP %s" % " ".join(mode))
     shutil.rmtree(d)
 
 
