@@ -408,6 +408,7 @@ def test_nbdinfo_errors():
                                            "memory", "1M", "exportname-strict=true",
                                            "exportname=a"]),
         "map of a missing context": ["--map=qemu:dirty-bitmap:x"] + sub(mem),
+        "map of the context named \"\"": ["--map="] + sub(mem),
         "map without structured replies": ["--map"] + sub(
             [py, FAKESRV, "--refuse", "STRUCTURED_REPLY"]),
         "server dies in mid-map": ["--map"] + sub(

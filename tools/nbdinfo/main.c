@@ -136,8 +136,8 @@ parse_options (int argc, char **argv, struct settings *s)
     case 'L': s->list = true; break;
     case OPT_MAP:
       set_mode (s, MODE_MAP);
-      s->map_context = optarg && *optarg ? optarg
-                                         : LIBNBD_CONTEXT_BASE_ALLOCATION;
+      /* "--map=" asks for the context named "", which no server has. */
+      s->map_context = optarg ? optarg : LIBNBD_CONTEXT_BASE_ALLOCATION;
       break;
     case OPT_SIZE: set_mode (s, MODE_SIZE); break;
     case OPT_TOTALS: s->totals = true; break;
