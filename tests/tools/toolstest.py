@@ -769,6 +769,19 @@ def test_nbddump_offset():
     r2, o2, _ = run([NBDDUMP, "--skip", "100", "-n", "40"] + sub(["nbdkit", "pattern", "4K"]))
     check(r1 == r2 == 0 and o1 == o2 and o1.startswith(b"0000000064: "),
           "--skip is --offset: %r" % o2[:80])
+    # Sizes are read as libnbd's tools read them: strtoll's syntax, a
+    # suffix for 512-byte sectors or powers of 1024, and at most the
+    # largest signed 64-bit value.
+    for arg, want in [("1s", 512), ("2S", 1024), ("+16", 16), (" 08", 8),
+                      ("1k", 1024), ("1b", 1), ("9223372036854775807", 4096)]:
+        r, out, err = run([NBDDUMP, "-n", arg] + sub(["nbdkit", "pattern", "4K"]))
+        lines = out.splitlines()
+        got = 16 * (len(lines) - 1) + len(lines[-1][12:59].split()) if lines else 0
+        check(r == 0 and got == want, "-n %r dumps %d bytes (%d)" % (arg, want, got))
+    for arg in ["-1", "8E", "9223372036854775808", "1MB", "1.5M", "0x10", "",
+                "k", "1 K"]:
+        r, out, err = run([NBDDUMP, "-n", arg] + sub(["nbdkit", "pattern", "4K"]))
+        one_line_error(r, out, err, "nbddump: -n %r is refused" % arg, "nbddump")
     r, out, err = run([NBDDUMP, "-o", "4097"] + sub(["nbdkit", "pattern", "4K"]))
     one_line_error(r, out, err, "nbddump: --offset beyond the end", "nbddump")
     r, out, err = run([NBDDUMP, "--offset=x1"] + sub(["nbdkit", "pattern", "4K"]))
