@@ -239,6 +239,19 @@ def test_nbdinfo_uri_forms():
             r, out, _ = ours(["--uri", uri])
             check(r == 0 and out == (uri + "\n").encode(),
                   "--uri keeps the export name %s" % name)
+    # nbdkit's info plugin serves the export name it was asked for, so
+    # the dump shows the name the tool decoded from the URI.
+    sock = os.path.join(d, "info")
+    with Server(["nbdkit", "-f", "-U", sock, "info", "mode=exportname"],
+                wait_for=sock):
+        uri = "nbd+unix:///hello%%20w%%C3%%B6rld?socket=%s" % sock
+        same_as_oracle([uri], "nbddump of the info plugin's export name",
+                       oracle=lambda a: run([ORACLE_NBDDUMP] + a),
+                       mine=lambda a: run([NBDDUMP] + a), normalise=False)
+        r, out, _ = run([NBDDUMP, uri])
+        check(r == 0 and b"|hello w..rld    |" in out, "the dump shows the name")
+        for mode in [[], ["--json"]]:
+            same_as_oracle(mode + [uri], "info plugin %s" % " ".join(mode))
     port = free_port()
     with Server(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), "pattern",
                  "1M"], port=port):
