@@ -860,8 +860,10 @@ def run_on_pty(argv):
 def test_nbdinfo_color():
     """Text output in ANSI colours, byte for byte as Debian's nbdinfo
     paints it: with --color, and by default on a terminal.  --no-color,
-    JSON, and stdout that is not a terminal stay plain."""
-    need("nbdkit", "qemu-nbd", "qemu-img", "qemu-io", ORACLE_NBDINFO)
+    JSON, and stdout that is not a terminal stay plain.  nbddump's
+    default on a terminal too."""
+    need("nbdkit", "qemu-nbd", "qemu-img", "qemu-io", ORACLE_NBDINFO,
+         ORACLE_NBDDUMP)
     servers = dict(nbdkit_servers())
     servers.update(fakesrv_servers())
     servers["rotational"] = [sys.executable, FAKESRV, "--rotational",
@@ -925,6 +927,12 @@ def test_nbdinfo_color():
         if not ok:
             print("  oracle %r\n  ours %r" % (o1[:400], o2[:400]))
         check(ok, "on a terminal %s: as the oracle" % " ".join(mode))
+    dump = sub(DUMP_SERVERS[0])
+    for mode in [[], ["--no-color"]]:
+        r1, o1 = run_on_pty([ORACLE_NBDDUMP] + mode + dump)
+        r2, o2 = run_on_pty([NBDDUMP] + mode + dump)
+        check(r1 == r2 == 0 and o1 == o2 and (b"\x1b[" in o1) == (mode == []),
+              "nbddump on a terminal %s: as the oracle" % " ".join(mode))
 
 
 TESTS = {
