@@ -83,6 +83,7 @@ def normalise_ours(text):
     text = re.sub(rb"(\tblock_size_\w+: \d+) \(\d+[KMGTPE]\)", rb"\1", text)
     text = text.replace(b'"extended": false,\n', b"")
     text = text.replace(b"\tcan_block_status_payload: false\n", b"")
+    text = text.replace(b"\x1b[22;31m\x1b[0m", b"")   # its colours, in colour
     text = text.replace(b'\t"can_block_status_payload": false,\n', b"")
     return text
 
@@ -225,6 +226,32 @@ def test_nbdinfo_uri_forms():
         check(r == 0 and out == (uri + "\n").encode(), "--uri prints the URI")
         r, out, _ = ours(["--uri", "--json", uri])
         check(r == 0 and json.loads(out) == uri, "--uri --json is a JSON string")
+    # An export name in the URI, percent-encoded where it must be.
+    sock = os.path.join(d, "names")
+    with Server(["nbdkit", "-f", "-U", sock, "--filter=exportname", "memory",
+                 "1M", "exportname=a", "exportname=b c", "exportname-strict=true",
+                 "exportdesc=fixed:the disk"], wait_for=sock):
+        for name in ["a", "b%20c"]:
+            uri = "nbd+unix:///%s?socket=%s" % (name, sock)
+            for mode in [[], ["--json"], ["--size"], ["--map"]]:
+                same_as_oracle(mode + [uri], "URI with export %s %s" %
+                               (name, " ".join(mode)))
+            r, out, _ = ours(["--uri", uri])
+            check(r == 0 and out == (uri + "\n").encode(),
+                  "--uri keeps the export name %s" % name)
+    # nbdkit's info plugin serves the export name it was asked for, so
+    # the dump shows the name the tool decoded from the URI.
+    sock = os.path.join(d, "info")
+    with Server(["nbdkit", "-f", "-U", sock, "info", "mode=exportname"],
+                wait_for=sock):
+        uri = "nbd+unix:///hello%%20w%%C3%%B6rld?socket=%s" % sock
+        same_as_oracle([uri], "nbddump of the info plugin's export name",
+                       oracle=lambda a: run([ORACLE_NBDDUMP] + a),
+                       mine=lambda a: run([NBDDUMP] + a), normalise=False)
+        r, out, _ = run([NBDDUMP, uri])
+        check(r == 0 and b"|hello w..rld    |" in out, "the dump shows the name")
+        for mode in [[], ["--json"]]:
+            same_as_oracle(mode + [uri], "info plugin %s" % " ".join(mode))
     port = free_port()
     with Server(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), "pattern",
                  "1M"], port=port):
@@ -244,6 +271,13 @@ def test_nbdinfo_uri_forms():
             for mode, want in [(["--is", "tls"], 0), (["--isnt", "tls"], 2)]:
                 r, _, _ = ours(mode + [uri])
                 check(r == want, "TLS URI %s exits %d" % (" ".join(mode), want))
+        port = free_port()
+        with Server(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port),
+                     "--tls=require", "--tls-psk=" + psk, "pattern", "1M"],
+                    port=port):
+            uri = "nbds://alice@127.0.0.1:%d/?tls-psk-file=%s" % (port, psk)
+            for mode in [[], ["--json"], ["--map"], ["--size"]]:
+                same_as_oracle(mode + [uri], "TLS over TCP %s" % " ".join(mode))
     shutil.rmtree(d)
 
 
@@ -387,6 +421,7 @@ def test_nbdinfo_errors():
                                            "memory", "1M", "exportname-strict=true",
                                            "exportname=a"]),
         "map of a missing context": ["--map=qemu:dirty-bitmap:x"] + sub(mem),
+        "map of the context named \"\"": ["--map="] + sub(mem),
         "map without structured replies": ["--map"] + sub(
             [py, FAKESRV, "--refuse", "STRUCTURED_REPLY"]),
         "server dies in mid-map": ["--map"] + sub(
@@ -417,6 +452,36 @@ def test_nbdinfo_errors():
     one_line_error(rc, out, err, "nbddump: bad --length", "nbddump")
     rc, out, err = run([NBDDUMP] + sub(["false"]), timeout=60)
     one_line_error(rc, out, err, "nbddump: subprocess that fails", "nbddump")
+    for what, argv in [("unreachable server", ["nbd://127.0.0.1:%d" % free_port()]),
+                       ("bad URI scheme", ["foo://bar"]),
+                       ("export that does not exist", sub(
+                           ["nbdkit", "--filter=exportname", "memory", "1M",
+                            "exportname-strict=true", "exportname=a"])),
+                       ("two URIs", ["nbd://a", "nbd://b"]), ("no target", [])]:
+        rc, out, err = run([NBDDUMP] + argv, timeout=60)
+        one_line_error(rc, out, err, "nbddump: " + what, "nbddump")
+    # Dumping streams, so lines already printed stay; the failure is
+    # still one line and exit status 1.
+    for fault in ["close-mid-payload", "die-before-reply", "error-reply"]:
+        rc, out, err = run([NBDDUMP] + sub([py, FAKESRV, "--pattern", "--export",
+                                           "::16M", "--fault", fault,
+                                           "--fault-at", "3"]), timeout=60)
+        one_line_error(rc, b"", err, "nbddump: server fault %s mid-dump" % fault,
+                       "nbddump")
+    # A server that exits before the handshake is the cause of the
+    # failure, and the message says how it exited.
+    for server, says in [(["false"], b"exited with status 1"),
+                         (["/nonexistent/server"], b"(it could not be run)"),
+                         (["sh", "-c", "kill -9 $$"], b"killed by signal 9"),
+                         (["qemu-nbd", "-f", "qcow2", "/nonexistent/disk.qcow2"],
+                          b"exited with status 1")]:
+        for tool, argv in [("nbdinfo", [NBDINFO]), ("nbdinfo", [NBDINFO, "--map"]),
+                           ("nbddump", [NBDDUMP])]:
+            rc, out, err = run(argv + sub(server), timeout=60)
+            check(rc == 1 and b"%s: the server subprocess %s " % (
+                tool.encode(), server[0].encode()) in err and says in err,
+                  "%s %s: the message says the server exited: %r" %
+                  (" ".join(argv[1:]) or tool, server[0], err[-200:]))
     # The server exits at once, but its background job keeps the listening
     # socket open for 30 s: the tool must not wait for it.
     held = sub(["sh", "-c", "sleep 30 >/dev/null 2>&1 & exit 0"])
@@ -438,6 +503,11 @@ def test_nbdinfo_debug():
         r2, o2, e2 = ours(argv, env=env)
         check(r1 == r2 == 0 and o1 == o2 and b"libnbd" in e2,
               "LIBNBD_DEBUG=1 %s: debug on stderr only" % " ".join(mode))
+    argv = [NBDDUMP] + sub(["nbdkit", "pattern", "64K"])
+    r1, o1, _ = run(argv)
+    r2, o2, e2 = run(argv, env=env)
+    check(r1 == r2 == 0 and o1 == o2 and b"libnbd" in e2,
+          "LIBNBD_DEBUG=1 nbddump: debug on stderr only")
 
 
 def test_nbdinfo_map():
@@ -708,6 +778,23 @@ def test_nbddump_offset():
     r, out, err = run([NBDDUMP, "-o", "1K"] + sub(["nbdkit", "pattern", "2K"]))
     check(r == 0 and out.startswith(b"0000000400: 00 00 00 00 00 00 04 00"),
           "-o takes a size with a suffix: %r" % out[:80])
+    r1, o1, _ = run([NBDDUMP, "--offset", "100", "-n", "40"] + sub(["nbdkit", "pattern", "4K"]))
+    r2, o2, _ = run([NBDDUMP, "--skip", "100", "-n", "40"] + sub(["nbdkit", "pattern", "4K"]))
+    check(r1 == r2 == 0 and o1 == o2 and o1.startswith(b"0000000064: "),
+          "--skip is --offset: %r" % o2[:80])
+    # Sizes are read as libnbd's tools read them: strtoll's syntax, a
+    # suffix for 512-byte sectors or powers of 1024, and at most the
+    # largest signed 64-bit value.
+    for arg, want in [("1s", 512), ("2S", 1024), ("+16", 16), (" 08", 8),
+                      ("1k", 1024), ("1b", 1), ("9223372036854775807", 4096)]:
+        r, out, err = run([NBDDUMP, "-n", arg] + sub(["nbdkit", "pattern", "4K"]))
+        lines = out.splitlines()
+        got = 16 * (len(lines) - 1) + len(lines[-1][12:59].split()) if lines else 0
+        check(r == 0 and got == want, "-n %r dumps %d bytes (%d)" % (arg, want, got))
+    for arg in ["-1", "8E", "9223372036854775808", "1MB", "1.5M", "0x10", "",
+                "k", "1 K"]:
+        r, out, err = run([NBDDUMP, "-n", arg] + sub(["nbdkit", "pattern", "4K"]))
+        one_line_error(r, out, err, "nbddump: -n %r is refused" % arg, "nbddump")
     r, out, err = run([NBDDUMP, "-o", "4097"] + sub(["nbdkit", "pattern", "4K"]))
     one_line_error(r, out, err, "nbddump: --offset beyond the end", "nbddump")
     r, out, err = run([NBDDUMP, "--offset=x1"] + sub(["nbdkit", "pattern", "4K"]))
@@ -731,6 +818,123 @@ def test_nbdinfo_all_or_nothing():
         check(rc == 1 and out == b"", "%s: failure leaves stdout empty" % " ".join(mode))
 
 
+def test_tools_install():
+    """meson install puts both tools in bindir and their manual pages in
+    man1 (what meson would install, as meson introspect lists it)."""
+    builddir = os.environ.get("TOOLS_BUILDDIR", "build")
+    need("meson")
+    p = subprocess.run(["meson", "introspect", "--installed", builddir],
+                       stdout=subprocess.PIPE, check=True)
+    installed = json.loads(p.stdout)
+    for tool in ["nbdinfo", "nbddump"]:
+        dests = [v for k, v in installed.items() if os.path.basename(k) == tool]
+        check(len(dests) == 1 and dests[0].endswith("/bin/" + tool),
+              "%s is installed in bindir: %r" % (tool, dests))
+        page = [v for k, v in installed.items()
+                if k.endswith("/tools/%s/%s.1" % (tool, tool))]
+        check(len(page) == 1 and page[0].endswith("/man1/%s.1" % tool),
+              "%s.1 is installed in man1: %r" % (tool, page))
+
+
+def run_on_pty(argv):
+    """Runs argv with stdout on a pseudo-terminal; returns (exit status,
+    what it wrote there)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave,
+                         stderr=subprocess.DEVNULL, env=oracle_env())
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:             # EIO once the writer has gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=TIMEOUT), out
+
+
+def test_nbdinfo_color():
+    """Text output in ANSI colours, byte for byte as Debian's nbdinfo
+    paints it: with --color, and by default on a terminal.  --no-color,
+    JSON, and stdout that is not a terminal stay plain.  nbddump's
+    default on a terminal too."""
+    need("nbdkit", "qemu-nbd", "qemu-img", "qemu-io", ORACLE_NBDINFO,
+         ORACLE_NBDDUMP)
+    servers = dict(nbdkit_servers())
+    servers.update(fakesrv_servers())
+    servers["rotational"] = [sys.executable, FAKESRV, "--rotational",
+                             "--read-only", "--refuse", "STRUCTURED_REPLY",
+                             "--refuse", "LIST_META_CONTEXT=INVALID",
+                             "--refuse", "SET_META_CONTEXT=INVALID"]
+    servers["described"] = ["nbdkit", "-r", "--filter=exportname",
+                            "--filter=blocksize-policy", "memory", "1M",
+                            "exportdesc=fixed:a disk", "blocksize-minimum=512",
+                            "blocksize-preferred=4096", "blocksize-maximum=1M"]
+    servers["all-types"] = ["nbdkit", "eval", "get_size=echo 40960",
+                            "pread=exit 0", "can_extents=exit 0",
+                            "extents=echo $4 4096 $(( ($4 / 4096) % 4 ))"]
+    for name, server in servers.items():
+        for mode in [[], ["--list"], ["--map"], ["--map", "--totals"],
+                     ["--json"], ["--size"], ["--list", "--json"]]:
+            if name in ("fakesrv-oldstyle", "rotational") and (
+                    "--list" in mode or "--map" in mode):
+                continue
+            if name == "fakesrv-exports" and "--list" not in mode:
+                continue
+            if name == "fakesrv-simple" and "--map" in mode:
+                continue
+            same_as_oracle(["--color"] + mode + sub(server),
+                           "%s --color %s" % (name, " ".join(mode)))
+    d = tmpdir()
+    base, top = os.path.join(d, "base.qcow2"), os.path.join(d, "top.qcow2")
+    q = lambda *a: subprocess.run(list(a), check=True, stdout=subprocess.DEVNULL)
+    q("qemu-img", "create", "-q", "-f", "qcow2", base, "8M")
+    q("qemu-io", "-c", "write -P 1 0 64k", base)
+    q("qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
+    q("qemu-io", "-c", "write -P 2 1M 64k", top)
+    q("qemu-img", "bitmap", "--add", top, "b0")
+    q("qemu-io", "-c", "write -P 3 3M 64k", top)
+    qemu = ["qemu-nbd", "-r", "-f", "qcow2", "-A", "-B", "b0", top]
+    for ctx in ["=base:allocation", "=qemu:allocation-depth",
+                "=qemu:dirty-bitmap:b0"]:
+        for extra in [[], ["--totals"]]:
+            same_as_oracle(["--color", "--map" + ctx] + extra + sub(qemu),
+                           "qemu-nbd --color --map%s %s" % (ctx, " ".join(extra)))
+    same_as_oracle(["--color"] + sub(qemu), "qemu-nbd --color description")
+    shutil.rmtree(d)
+
+    mem = sub(nbdkit_servers()["memory"])
+    r, out, _ = ours(["--color"] + mem)
+    check(r == 0 and b"\x1b[22;32m\tcan_cache: true\n\x1b[0m" in out,
+          "--color paints the capabilities")
+    for mode in [["--color", "--no-color"], ["--no-color"], []]:
+        r, out, _ = ours(mode + mem)
+        check(r == 0 and b"\x1b" not in out, "%s: no colour" % " ".join(mode))
+    r, out, _ = ours(["--no-color", "--color"] + mem)
+    check(r == 0 and b"\x1b[" in out, "the last of --no-color --color wins")
+    data = sub(nbdkit_servers()["data-holes"])
+    for mode in [["--no-content"], ["--map"], ["--no-content", "--no-color"],
+                 ["--json"]]:
+        r1, o1 = run_on_pty([ORACLE_NBDINFO] + mode + data)
+        r2, o2 = run_on_pty([NBDINFO] + mode + data)
+        o2 = normalise_ours(o2.replace(b"\r\n", b"\n")).replace(b"\n", b"\r\n")
+        ok = r1 == r2 == 0 and o1 == o2 and ((b"\x1b[" in o1) == (
+            "--no-color" not in mode and "--json" not in mode))
+        if not ok:
+            print("  oracle %r\n  ours %r" % (o1[:400], o2[:400]))
+        check(ok, "on a terminal %s: as the oracle" % " ".join(mode))
+    dump = sub(DUMP_SERVERS[0])
+    for mode in [[], ["--no-color"]]:
+        r1, o1 = run_on_pty([ORACLE_NBDDUMP] + mode + dump)
+        r2, o2 = run_on_pty([NBDDUMP] + mode + dump)
+        check(r1 == r2 == 0 and o1 == o2 and (b"\x1b[" in o1) == (mode == []),
+              "nbddump on a terminal %s: as the oracle" % " ".join(mode))
+
+
 TESTS = {
     "nbdinfo-oracle": test_nbdinfo_oracle,
     "nbdinfo-uri-forms": test_nbdinfo_uri_forms,
@@ -746,6 +950,8 @@ TESTS = {
     "nbddump-offset": test_nbddump_offset,
     "nbdinfo-payload-flag": test_nbdinfo_payload_flag,
     "nbd-server": test_nbd_server,
+    "nbdinfo-color": test_nbdinfo_color,
+    "install": test_tools_install,
 }
 
 if __name__ == "__main__":

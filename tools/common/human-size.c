@@ -31,29 +31,33 @@ int
 parse_human_size (const char *str, uint64_t *result)
 {
   char *end;
-  uint64_t value;
+  long long value;
   unsigned shift = 0;
 
-  /* strtoull accepts a sign and leading spaces; a size has neither. */
-  if (!isdigit ((unsigned char) str[0]))
-    return -1;
+  /* As libnbd's tools read sizes: strtoll's syntax (leading blanks and
+   * a sign allowed), no negative value, and the result must fit in a
+   * signed 64-bit offset. */
   errno = 0;
-  value = strtoull (str, &end, 10);
-  if (errno != 0)
+  value = strtoll (str, &end, 10);
+  if (end == str || errno != 0 || value < 0)
     return -1;
   if (*end != '\0') {
-    const char *s = strchr (suffixes, toupper ((unsigned char) *end));
-    if (toupper ((unsigned char) *end) == 'B')
+    int c = toupper ((unsigned char) *end);
+    const char *s = c ? strchr (suffixes, c) : NULL;
+
+    if (c == 'B')
       shift = 0;
-    else if (s != NULL && *s != '\0')
+    else if (c == 'S')
+      shift = 9;                /* 512-byte sectors */
+    else if (s != NULL)
       shift = 10 * (unsigned) (s - suffixes + 1);
     else
       return -1;
     if (end[1] != '\0')
       return -1;
   }
-  if (shift > 0 && value > (UINT64_MAX >> shift))
+  if (value > (INT64_MAX >> shift))
     return -1;
-  *result = value << shift;
+  *result = (uint64_t) value << shift;
   return 0;
 }

@@ -14,9 +14,11 @@
  */
 char *human_size (char buf[HUMAN_SIZE_LEN], uint64_t n, bool *has_suffix);
 
-/* Parses a decimal size with an optional suffix (k/K, m/M, ... e/E, or
- * b/B for bytes).  Returns 0, or -1 if str is not such a size or the
- * value overflows 64 bits.
+/* Parses a decimal size with an optional suffix (k/K, m/M, ... e/E,
+ * s/S for 512-byte sectors, or b/B for bytes), as libnbd's tools do:
+ * leading blanks and a + sign are allowed.  Returns 0, or -1 if str is
+ * not such a size, is negative, or does not fit in a signed 64-bit
+ * offset.
  */
 int parse_human_size (const char *str, uint64_t *result);
 

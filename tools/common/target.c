@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
+
 
 int
 target_parse (const char *tool, int argc, char **argv, int first,
@@ -39,16 +42,25 @@ target_parse (const char *tool, int argc, char **argv, int first,
  * subprocess is still running. */
 #define SUBPROCESS_CHECK_MS 100
 
+/* 1 if the subprocess has exited (*info then says how), 0 if it is
+ * still running, -1 if it cannot be waited for (errno says why).
+ * WNOWAIT leaves the exit status for the library to collect. */
+static int
+subprocess_exit_status (pid_t pid, siginfo_t *info)
+{
+  memset (info, 0, sizeof *info);
+  if (waitid (P_PID, pid, info, WEXITED | WNOHANG | WNOWAIT) == -1)
+    return -1;
+  return info->si_pid == pid;
+}
+
 static bool
 subprocess_has_exited (pid_t pid)
 {
   siginfo_t info;
+  int r = subprocess_exit_status (pid, &info);
 
-  /* WNOWAIT leaves the exit status for the library to collect. */
-  memset (&info, 0, sizeof info);
-  if (waitid (P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == -1)
-    return errno == ECHILD;
-  return info.si_pid == pid;
+  return r == 1 || (r == -1 && errno == ECHILD);
 }
 
 /* nbd_connect_systemd_socket_activation, except that a server which
@@ -76,6 +88,49 @@ connect_subprocess (struct nbd_handle *h, char **command)
     }
   }
   return 0;
+}
+
+/* How long a handshake that failed on a dropped connection waits to see
+ * the subprocess exit: its socket closes as it exits, so the library may
+ * see the connection drop a moment before the process can be waited
+ * for. */
+#define SUBPROCESS_EXIT_WAIT_MS 1000
+
+void
+report_connect_error (const char *tool, struct nbd_handle *h,
+                      const struct target *t)
+{
+  /* Asking for the pid of a handle without one sets an error of its
+   * own, so the error being reported is kept aside first. */
+  const char *error = nbd_get_error ();
+  char *cause = strdup (error ? error : "unknown error");
+  int dropped = nbd_get_errno () == ECONNRESET || nbd_get_errno () == EPIPE;
+  int64_t pid = t->command ? nbd_get_subprocess_pid (h) : -1;
+  int wait_ms = dropped ? SUBPROCESS_EXIT_WAIT_MS : 0;
+  siginfo_t info;
+
+  if (pid > 0) {
+    for (int waited = 0; waited <= wait_ms; waited += 10) {
+      if (subprocess_exit_status ((pid_t) pid, &info) == 1) {
+        if (info.si_code == CLD_EXITED)
+          fprintf (stderr, "%s: the server subprocess %s exited with status "
+                   "%d%s before the NBD handshake finished\n", tool,
+                   t->command[0], info.si_status,
+                   info.si_status == 126 || info.si_status == 127
+                   ? " (it could not be run)" : "");
+        else
+          fprintf (stderr, "%s: the server subprocess %s was killed by "
+                   "signal %d (%s) before the NBD handshake finished\n",
+                   tool, t->command[0], info.si_status,
+                   strsignal (info.si_status));
+        free (cause);
+        return;
+      }
+      nanosleep (&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
+    }
+  }
+  fprintf (stderr, "%s: %s\n", tool, cause ? cause : "out of memory");
+  free (cause);
 }
 
 int

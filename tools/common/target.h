@@ -24,4 +24,11 @@ int target_parse (const char *tool, int argc, char **argv, int first,
  */
 int target_connect (struct nbd_handle *h, const struct target *t);
 
+/* Reports, on one line of stderr, why target_connect failed on h.  When
+ * the target is a subprocess that has exited, that is the cause, and the
+ * line says how it exited (libnbd would only tell that the connection
+ * was reset); otherwise it is libnbd's error. */
+void report_connect_error (const char *tool, struct nbd_handle *h,
+                           const struct target *t);
+
 #endif

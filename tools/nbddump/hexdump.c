@@ -10,13 +10,15 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define COLOR_OFFSET "\033[22;32m"
-#define COLOR_PUNCT "\033[22;90m"
-#define COLOR_ZERO "\033[22;90m"
-#define COLOR_HEX "\033[1;34m"
-#define COLOR_ALNUM "\033[1;31m"
-#define COLOR_SYMBOL "\033[1;35m"
-#define COLOR_RESET "\033[0m"
+#include "ansi-color.h"
+
+#define COLOR_OFFSET ANSI_GREEN
+#define COLOR_PUNCT ANSI_GREY
+#define COLOR_ZERO ANSI_GREY
+#define COLOR_HEX ANSI_BOLD_BLUE
+#define COLOR_ALNUM ANSI_BOLD_RED
+#define COLOR_SYMBOL ANSI_BOLD_MAGENTA
+#define COLOR_RESET ANSI_RESET
 
 static const unsigned char zero_line[BYTES_PER_LINE];
 

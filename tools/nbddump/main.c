@@ -27,6 +27,7 @@ static const struct option long_options[] = {
   { "length", required_argument, NULL, 'n' },
   { "limit", required_argument, NULL, 'n' },
   { "offset", required_argument, NULL, 'o' },
+  { "skip", required_argument, NULL, 'o' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -34,7 +35,7 @@ static const char usage[] =
 "\n"
 "Hexdump the content of a disk over NBD:\n"
 "\n"
-"    nbddump [-n N|--length=N] [-o N|--offset=N] NBD-URI | [ CMD ARGS ... ]\n"
+"    nbddump [-n N|--length N] [-o N|--offset N] NBD-URI | [ CMD ARGS ... ]\n"
 "\n"
 "Other options:\n"
 "\n"
@@ -247,8 +248,17 @@ main (int argc, char **argv)
     report_nbd_error (TOOL);
     exit (EXIT_FAILURE);
   }
-  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
-      target_connect (h, &t) == -1 || (size = nbd_get_size (h)) == -1) {
+  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1) {
+    report_nbd_error (TOOL);
+    nbd_close (h);
+    exit (EXIT_FAILURE);
+  }
+  if (target_connect (h, &t) == -1) {
+    report_connect_error (TOOL, h, &t);
+    nbd_close (h);
+    exit (EXIT_FAILURE);
+  }
+  if ((size = nbd_get_size (h)) == -1) {
     report_nbd_error (TOOL);
     nbd_close (h);
     exit (EXIT_FAILURE);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "command-line.h"
 #include "held-output.h"
@@ -84,6 +85,7 @@ struct settings {
   bool totals;
   bool json;
   int content;              /* -1 unset, else the --[no-]content choice */
+  int color;                /* -1 unset, else the last --[no-]color */
   bool list;
 };
 
@@ -126,16 +128,16 @@ parse_options (int argc, char **argv, struct settings *s)
     case OPT_CANNOT: case OPT_ISNT: case OPT_HASNT:
       set_property (s, optarg, true);
       break;
-    case TOOL_OPT_COLOR: case TOOL_OPT_NO_COLOR:
-      break;                /* nbdinfo prints nothing in colour */
+    case TOOL_OPT_COLOR: s->color = 1; break;
+    case TOOL_OPT_NO_COLOR: s->color = 0; break;
     case OPT_CONTENT: s->content = 1; break;
     case OPT_NO_CONTENT: s->content = 0; break;
     case OPT_JSON: s->json = true; break;
     case 'L': s->list = true; break;
     case OPT_MAP:
       set_mode (s, MODE_MAP);
-      s->map_context = optarg && *optarg ? optarg
-                                         : LIBNBD_CONTEXT_BASE_ALLOCATION;
+      /* "--map=" asks for the context named "", which no server has. */
+      s->map_context = optarg ? optarg : LIBNBD_CONTEXT_BASE_ALLOCATION;
       break;
     case OPT_SIZE: set_mode (s, MODE_SIZE); break;
     case OPT_TOTALS: s->totals = true; break;
@@ -172,8 +174,11 @@ open_connection (const struct settings *s, const struct target *t)
     goto failed;
   if (s->mode == MODE_MAP && nbd_add_meta_context (h, s->map_context) == -1)
     goto failed;
-  if (target_connect (h, t) == -1)
-    goto failed;
+  if (target_connect (h, t) == -1) {
+    report_connect_error (TOOL, h, t);
+    nbd_close (h);
+    return NULL;
+  }
   return h;
 
  failed:
@@ -218,13 +223,21 @@ run_mode (struct nbd_handle *h, const struct settings *s,
     return 0;
   case MODE_URI:
     return print_uri (h, s->json, out);
-  case MODE_MAP:
-    return show_map (h, s->map_context, s->totals, s->json, out);
+  case MODE_MAP: {
+    struct map_options o = {
+      .context = s->map_context,
+      .totals = s->totals,
+      .json = s->json,
+      .color = s->color && !s->json,
+    };
+    return show_map (h, &o, out);
+  }
   default: {
     struct info_options o = {
       .json = s->json,
       .list = s->list,
       .content = s->content == -1 ? !s->list : s->content,
+      .color = s->color && !s->json,
     };
     return show_info (h, t, &o, out);
   }
@@ -234,7 +247,7 @@ run_mode (struct nbd_handle *h, const struct settings *s,
 int
 main (int argc, char **argv)
 {
-  struct settings s = { .mode = MODE_INFO, .content = -1 };
+  struct settings s = { .mode = MODE_INFO, .content = -1, .color = -1 };
   struct target t;
   struct nbd_handle *h;
   FILE *out;
@@ -245,6 +258,10 @@ main (int argc, char **argv)
   parse_options (argc, argv, &s);
   if (target_parse (TOOL, argc, argv, optind, &t) == -1)
     exit (EXIT_FAILURE);
+  /* The answer is held in memory before it is written, so whether to
+   * colour it depends on where stdout goes, not on where it is held. */
+  if (s.color == -1)
+    s.color = isatty (STDOUT_FILENO);
 
   h = open_connection (&s, &t);
   if (h == NULL)

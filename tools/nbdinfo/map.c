@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ansi-color.h"
 #include "json-out.h"
 #include "safe-print.h"
 
@@ -289,6 +290,24 @@ describe (const char *context, uint64_t type, char *buf, size_t len)
   return NULL;
 }
 
+/* The colour libnbd's nbdinfo shows an extent of this type in, or NULL
+ * for none: allocated data stands out, and so do the local and backing
+ * layers of an allocation depth map and the bits of a dirty bitmap. */
+static const char *
+extent_color (const char *context, uint64_t type)
+{
+  if (strcmp (context, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0)
+    return type == 0 ? ANSI_BOLD_BLACK : NULL;
+  if (strcmp (context, "qemu:allocation-depth") == 0) {
+    if (type == 0)
+      return NULL;
+    return type == 1 ? ANSI_BOLD_WHITE_ON_BLACK : ANSI_ON_WHITE;
+  }
+  if (strncmp (context, "qemu:dirty-bitmap:", 18) == 0)
+    return type & 1 ? ANSI_RED : ANSI_GREEN;
+  return NULL;
+}
+
 /* Writes value in decimal, right-aligned in width columns, at p; returns
  * the end.  A map has a line per extent (hundreds of thousands on a big
  * fragmented disk), and printf's format parsing would be most of the
@@ -320,13 +339,15 @@ put_string (char *p, const char *s)
 }
 
 static void
-print_map (FILE *out, const char *context, const struct extent_list *l,
-           bool json)
+print_map (FILE *out, const struct map_options *o,
+           const struct extent_list *l)
 {
+  const char *context = o->context;
+  bool json = o->json;
   char buf[64];
-  /* Room for three 20-digit numbers, their padding and a description
-   * from describe (shorter than buf). */
-  char line[160];
+  /* Room for a colour, three 20-digit numbers, their padding, a
+   * description from describe (shorter than buf) and the reset. */
+  char line[200];
 
   if (json)
     fputs ("[\n", out);
@@ -344,11 +365,16 @@ print_map (FILE *out, const char *context, const struct extent_list *l,
       fputs (i + 1 < l->len ? "},\n" : "}\n", out);
     }
     else {
-      char *p = put_decimal (line, e->offset, 10);
+      const char *color = o->color ? extent_color (context, e->type) : NULL;
+      char *p = color ? put_string (line, color) : line;
+
+      p = put_decimal (p, e->offset, 10);
       p = put_decimal (put_string (p, "  "), e->length, 10);
       p = put_decimal (put_string (p, "  "), e->type, 3);
       if (d)
         p = put_string (put_string (p, "  "), d);
+      if (color)
+        p = put_string (p, ANSI_RESET);
       *p++ = '\n';
       fwrite (line, 1, (size_t) (p - line), out);
     }
@@ -365,9 +391,11 @@ compare_type (const void *a, const void *b)
 }
 
 static int
-print_totals (FILE *out, const char *context, const struct extent_list *l,
-              uint64_t size, bool json)
+print_totals (FILE *out, const struct map_options *o,
+              const struct extent_list *l, uint64_t size)
 {
+  const char *context = o->context;
+  bool json = o->json;
   struct extent_list sums = { 0 };
   char buf[64];
 
@@ -399,9 +427,15 @@ print_totals (FILE *out, const char *context, const struct extent_list *l,
       fputs (" }", out);
     }
     else {
+      const char *color = o->color ? extent_color (context, type) : NULL;
+
+      if (color)
+        fputs (color, out);
       fprintf (out, "%10" PRIu64 " %5.1f%% %3" PRIu64, total, percent, type);
       if (d)
         fprintf (out, " %s", d);
+      if (color)
+        fputs (ANSI_RESET, out);
       putc ('\n', out);
     }
     first = 0;
@@ -413,9 +447,9 @@ print_totals (FILE *out, const char *context, const struct extent_list *l,
 }
 
 int
-show_map (struct nbd_handle *h, const char *context, bool totals, bool json,
-          FILE *out)
+show_map (struct nbd_handle *h, const struct map_options *o, FILE *out)
 {
+  const char *context = o->context;
   struct walk walk = { .h = h, .context = context };
   struct extent_list all = { 0 };
   int64_t size = nbd_get_size (h);
@@ -442,10 +476,10 @@ show_map (struct nbd_handle *h, const char *context, bool totals, bool json,
                               l->v[j].type) == -1)
         goto out;
   }
-  if (totals)
-    r = print_totals (out, context, &all, (uint64_t) size, json);
+  if (o->totals)
+    r = print_totals (out, o, &all, (uint64_t) size);
   else {
-    print_map (out, context, &all, json);
+    print_map (out, o, &all);
     r = 0;
   }
  out:

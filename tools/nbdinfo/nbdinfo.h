@@ -16,6 +16,14 @@ struct info_options {
   bool json;
   bool content;        /* probe the content with file(1) */
   bool list;
+  bool color;          /* ANSI colours in text output */
+};
+
+struct map_options {
+  const char *context;
+  bool totals;
+  bool json;
+  bool color;          /* ANSI colours in text output */
 };
 
 /* The default mode and --list: writes the description of one export (or
@@ -26,8 +34,7 @@ int show_info (struct nbd_handle *h, const struct target *t,
 
 /* --map[=CONTEXT] [--totals]: h is connected (transmission phase) with
  * the context requested.  Returns 0 or -1 after reporting the error. */
-int show_map (struct nbd_handle *h, const char *context, bool totals,
-              bool json, FILE *out);
+int show_map (struct nbd_handle *h, const struct map_options *o, FILE *out);
 
 /* --is, --isnt, --can, --cannot, --has, --hasnt: the property's value
  * on a connected handle: 1 true, 0 false, -1 error (reported). */

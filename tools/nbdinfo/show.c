@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ansi-color.h"
 #include "human-size.h"
 #include "json-out.h"
 #include "safe-print.h"
@@ -17,25 +18,27 @@ struct name_list {
   size_t count;
 };
 
-/* The boolean lines, in the order nbdinfo prints them. */
+/* The boolean lines, in the order nbdinfo prints them.  In colour, a
+ * capability is green when the export has it and red when not. */
 struct flag {
   const char *key;
   int (*query) (struct nbd_handle *h);
+  bool capability;
 };
 
 static const struct flag flags[] = {
-  { "is_rotational", nbd_is_rotational },
-  { "is_read_only", nbd_is_read_only },
+  { "is_rotational", nbd_is_rotational, false },
+  { "is_read_only", nbd_is_read_only, false },
   /* false, not absent, without extended headers (which it needs) */
-  { "can_block_status_payload", nbd_can_block_status_payload },
-  { "can_cache", nbd_can_cache },
-  { "can_df", nbd_can_df },
-  { "can_fast_zero", nbd_can_fast_zero },
-  { "can_flush", nbd_can_flush },
-  { "can_fua", nbd_can_fua },
-  { "can_multi_conn", nbd_can_multi_conn },
-  { "can_trim", nbd_can_trim },
-  { "can_zero", nbd_can_zero },
+  { "can_block_status_payload", nbd_can_block_status_payload, true },
+  { "can_cache", nbd_can_cache, true },
+  { "can_df", nbd_can_df, true },
+  { "can_fast_zero", nbd_can_fast_zero, true },
+  { "can_flush", nbd_can_flush, true },
+  { "can_fua", nbd_can_fua, true },
+  { "can_multi_conn", nbd_can_multi_conn, true },
+  { "can_trim", nbd_can_trim, true },
+  { "can_zero", nbd_can_zero, true },
 };
 #define NR_FLAGS (sizeof flags / sizeof flags[0])
 
@@ -199,12 +202,25 @@ print_bool_text (FILE *out, const char *key, int value)
   fprintf (out, "\t%s: %s\n", key, value ? "true" : "false");
 }
 
+/* Starts a colour (or ends one, with ANSI_RESET) when colour is on. */
 static void
-print_export_text (FILE *out, const struct export_info *e)
+paint (FILE *out, bool color, const char *code)
+{
+  if (color)
+    fputs (code, out);
+}
+
+/* In colour the lines fall into the blocks libnbd's nbdinfo paints
+ * them in: the export's name, description, size, content and URI in
+ * bold; the contexts and the first flag line in grey; each capability
+ * green or red; the block sizes plain. */
+static void
+print_export_text (FILE *out, const struct export_info *e, bool color)
 {
   char hs[HUMAN_SIZE_LEN];
   bool suffix;
 
+  paint (out, color, ANSI_BOLD_BLACK);
   fputs ("export=", out);
   safe_print (out, e->name, true);
   fputs (":\n", out);
@@ -228,6 +244,8 @@ print_export_text (FILE *out, const struct export_info *e)
     safe_print (out, e->uri, false);
     putc ('\n', out);
   }
+  paint (out, color, ANSI_RESET);
+  paint (out, color, ANSI_GREY);
   if (e->contexts.count > 0) {
     fputs ("\tcontexts:\n", out);
     for (size_t i = 0; i < e->contexts.count; i++) {
@@ -236,8 +254,13 @@ print_export_text (FILE *out, const struct export_info *e)
       putc ('\n', out);
     }
   }
-  for (size_t i = 0; i < NR_FLAGS; i++)
+  for (size_t i = 0; i < NR_FLAGS; i++) {
+    if (flags[i].capability)
+      paint (out, color, e->flag_values[i] ? ANSI_GREEN : ANSI_RED);
     print_bool_text (out, flags[i].key, e->flag_values[i]);
+    if (flags[i].capability || i == 0)
+      paint (out, color, ANSI_RESET);
+  }
   for (size_t i = 0; i < NR_BLOCK_SIZES; i++) {
     if (e->block_sizes[i] <= 0)
       continue;
@@ -312,9 +335,9 @@ gather_protocol (struct nbd_handle *h, struct protocol *p)
 
 static void
 print_all (FILE *out, const struct protocol *p, const struct export_info *e,
-           size_t count, bool json)
+           size_t count, const struct info_options *o)
 {
-  if (json) {
+  if (o->json) {
     fputs ("{\n", out);
     fputs ("\"protocol\": ", out);
     json_print_string (out, p->name);
@@ -331,13 +354,15 @@ print_all (FILE *out, const struct protocol *p, const struct export_info *e,
     fputs ("}\n", out);
     return;
   }
+  paint (out, o->color, ANSI_GREY);
   fprintf (out, "protocol: ");
   safe_print (out, p->name, false);
   fprintf (out, " %s TLS, using %s packets\n",
            p->tls ? "with" : "without",
            p->extended ? "extended" : p->structured ? "structured" : "simple");
+  paint (out, o->color, ANSI_RESET);
   for (size_t i = 0; i < count; i++)
-    print_export_text (out, &e[i]);
+    print_export_text (out, &e[i], o->color);
 }
 
 /* One export, the one the target names: its contexts are listed while
@@ -436,7 +461,7 @@ show_info (struct nbd_handle *h, const struct target *t,
     report_nbd_error (TOOL);
     goto out;
   }
-  print_all (out, &p, exports, count, o->json);
+  print_all (out, &p, exports, count, o);
   r = 0;
  out:
   if (o->list) {
