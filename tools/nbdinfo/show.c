@@ -258,6 +258,7 @@ print_export_text (FILE *out, const struct export_info *e, bool color)
     if (flags[i].capability)
       paint (out, color, e->flag_values[i] ? ANSI_GREEN : ANSI_RED);
     print_bool_text (out, flags[i].key, e->flag_values[i]);
+    /* The grey begun before the contexts ends after the first flag. */
     if (flags[i].capability || i == 0)
       paint (out, color, ANSI_RESET);
   }
