@@ -121,7 +121,7 @@ done
 # An image much larger than what one connection has in flight, copied
 # over 4 connections and with small requests, so that pieces arrive far
 # out of order.  sparse-random has data and holes.
-nbdkit -U - sparse-random 300M seed=3 --run "nbdcopy \"\$uri\" $T/sr.img"
+nbdkit -U - sparse-random 300M seed=3 --run "$NBDCOPY \"\$uri\" $T/sr.img"
 expected=$($REFHASH sha256 65536 "$T/sr.img")
 nbdkit -U "$T/sr.sock" -f -P "$T/sr.pid" file "$T/sr.img" &
 for _ in $(seq 100); do [ -s "$T/sr.pid" ] && break; sleep 0.05; done
